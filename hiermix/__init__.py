@@ -1,0 +1,45 @@
+"""hiermix: mixed-effects models from one lme4 formula, fitted by maximum likelihood and in PyMC.
+
+The pipeline, each stage public::
+
+    parse(formula) -> ModelSpec -> Model(formula, data).design -> engine -> result -> compare
+"""
+
+from __future__ import annotations
+
+from . import errors
+from .design import Design
+from .family import Family, Link, get_family, get_link
+from .formula import parse
+from .model import Model
+from .spec import ModelSpec, RandomTermSpec, ResponseSpec
+
+__version__ = "0.1.0"
+
+# The engines import scipy's optimisers and PyMC; load them on first use so that
+# ``import hiermix`` (and parsing) stays fast.
+_LAZY = {"lmer": "frequentist", "glmer": "frequentist", "compare": "compare"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module 'hiermix' has no attribute {name!r}")
+
+
+__all__ = [
+    "Design",
+    "Family",
+    "Link",
+    "Model",
+    "ModelSpec",
+    "RandomTermSpec",
+    "ResponseSpec",
+    "errors",
+    "get_family",
+    "get_link",
+    "parse",
+]

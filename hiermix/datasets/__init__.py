@@ -1,0 +1,47 @@
+"""Data sets bundled with hiermix, read with R's factor levels.
+
+``load("sleepstudy")`` and ``load("cbpp")`` return the lme4 data sets (lme4 1.1-31) with every
+factor as a pandas Categorical in R's level order, so that hiermix's coefficient names and
+reference levels match lme4's. :func:`read_csv_with_types` reads any CSV that has a
+``<name>.types.json`` beside it, the format R wrote these files in.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).parent
+NAMES = ("sleepstudy", "cbpp")
+
+
+def read_csv_with_types(path: str | Path) -> pd.DataFrame:
+    """Read ``path`` and, when ``<stem>.types.json`` exists beside it, restore R's factors.
+
+    The types file maps a column to ``{"class": "factor" | "ordered" | "numeric" | ...,
+    "levels": [...]}``; factors become Categoricals with exactly those levels in that order.
+    """
+    path = Path(path)
+    types_path = path.with_name(path.stem + ".types.json")
+    types = json.loads(types_path.read_text()) if types_path.exists() else {}
+    dtypes = {c: str for c, t in types.items() if t.get("class") in ("factor", "ordered")}
+    df = pd.read_csv(path, dtype=dtypes)  # type: ignore[arg-type]
+    for col, t in types.items():
+        if t.get("class") in ("factor", "ordered") and col in df.columns:
+            df[col] = pd.Categorical(df[col], categories=t["levels"],
+                                     ordered=t["class"] == "ordered")
+    return df
+
+
+def path(name: str) -> Path:
+    """Path of a bundled CSV file."""
+    if name not in NAMES:
+        raise KeyError(f"unknown data set {name!r}; bundled: {', '.join(NAMES)}")
+    return HERE / f"{name}.csv"
+
+
+def load(name: str) -> pd.DataFrame:
+    """Load a bundled data set (``"sleepstudy"`` or ``"cbpp"``) with R's factor levels."""
+    return read_csv_with_types(path(name))

@@ -1,0 +1,256 @@
+"""The model frame: the rows and columns a model uses, checked, with missing values accounted for.
+
+Like R's ``model.frame``: every variable the formula (and the ``weights``/``offset`` arguments)
+refers to is found, rows with a missing value in any of them are dropped *and counted*, unused
+categories are dropped, and infinite values are refused. The user's data frame is never
+modified: the frame works on a copy of the used columns.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula
+
+from ..errors import (
+    DataError,
+    EmptyDataError,
+    MissingValueError,
+    NonFiniteError,
+    UnknownColumnError,
+)
+from ..spec import ModelSpec
+
+# Functions an R user writes in formulas, evaluated with numpy. formulaic adds its own
+# transforms (C, I, center, scale, ...) on top of these for the fixed and random parts.
+R_FUNCTIONS: dict[str, Any] = {
+    "np": np,
+    "log": np.log,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+    "log10": np.log10,
+    "log2": np.log2,
+    "log1p": np.log1p,
+    "expm1": np.expm1,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "pi": np.pi,
+    "round": np.round,
+}
+
+
+def _factor(x: Any, *args: Any, **kwargs: Any) -> Any:
+    from formulaic.transforms import C
+
+    return C(x, *args, **kwargs)
+
+
+FORMULA_CONTEXT: dict[str, Any] = {**R_FUNCTIONS, "factor": _factor}
+
+
+def expression_names(expr: str) -> tuple[str, list[str]]:
+    """Rewrite backticked names into identifiers and list the free names of ``expr``.
+
+    Returns
+    -------
+    (python_expr, names)
+        ``names`` are column candidates: free identifiers, not attributes or called functions.
+    """
+    mapping: dict[str, str] = {}
+
+    def repl(match_text: str) -> str:
+        key = f"__bt{len(mapping)}__"
+        mapping[key] = match_text
+        return key
+
+    out, i = [], 0
+    while i < len(expr):
+        if expr[i] == "`":
+            j = expr.index("`", i + 1)
+            out.append(repl(expr[i + 1 : j]))
+            i = j + 1
+        else:
+            out.append(expr[i])
+            i += 1
+    py = "".join(out)
+    tree = ast.parse(py, mode="eval")
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    attr_bases = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and id(node) not in called and id(node) not in attr_bases:
+            names.append(mapping.get(node.id, node.id))
+    for key, col in mapping.items():
+        py = py.replace(key, f"__cols__[{col!r}]")
+    return py, list(dict.fromkeys(names))
+
+
+def evaluate(expr: str, frame: pd.DataFrame) -> np.ndarray:
+    """Evaluate a Python expression of the frame's columns (R's ``^`` already rewritten)."""
+    py, names = expression_names(expr)
+    namespace: dict[str, Any] = dict(R_FUNCTIONS)
+    for n in names:
+        if n in frame.columns:
+            namespace[n] = _as_values(frame[n])
+    namespace["__cols__"] = {c: _as_values(frame[c]) for c in frame.columns}
+    with np.errstate(all="ignore"):
+        value = eval(compile(py, "<formula>", "eval"), {"__builtins__": {}}, namespace)
+    return np.asarray(value)
+
+
+def _as_values(col: pd.Series) -> Any:
+    if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object:
+        return col
+    if pd.api.types.is_string_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        return col
+    return col.to_numpy(dtype=float)
+
+
+@dataclass(frozen=True)
+class ModelFrame:
+    """The used columns of the data after missing-value handling.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        A copy of the used columns, complete rows only, unused categories dropped.
+    rows : numpy.ndarray of int, shape (n,)
+        Positions of the kept rows in the user's data.
+    n_dropped : int
+        Rows dropped for missing values.
+    weights, offset : numpy.ndarray, shape (n,), or None
+        The ``weights``/``offset`` arguments, aligned with the kept rows.
+    """
+
+    data: pd.DataFrame
+    rows: np.ndarray
+    n_dropped: int
+    weights: np.ndarray | None
+    offset: np.ndarray | None
+
+    @property
+    def nobs(self) -> int:
+        return len(self.rows)
+
+
+def used_variables(spec: ModelSpec) -> dict[str, list[str]]:
+    """The columns each part of the model needs: part name -> column names (data-free)."""
+    parts: dict[str, list[str]] = {}
+    parts["response"] = expression_names(spec.response.expr)[1]
+    if spec.response.failures is not None:
+        parts["response"] += expression_names(spec.response.failures)[1]
+    parts["fixed effects"] = _formula_variables(spec.fixed)
+    for t in spec.random:
+        parts.setdefault(f"random term {t}", []).extend(_formula_variables(t.expr) + list(t.group))
+    for o in spec.offsets:
+        parts.setdefault("offset()", []).extend(expression_names(o)[1])
+    return parts
+
+
+def _formula_variables(formula: str) -> list[str]:
+    return [str(v) for v in Formula(formula).required_variables]
+
+
+def _column_argument(value: Any, data: pd.DataFrame, what: str) -> np.ndarray | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in data.columns:
+            raise UnknownColumnError(value, data.columns, where=f"the {what} argument")
+        col = data[value]
+    else:
+        col = pd.Series(np.asarray(value).ravel() if not isinstance(value, pd.Series) else value)
+        if len(col) != len(data):
+            raise DataError(f"{what} has length {len(col)} but the data have {len(data)} rows")
+    if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        raise DataError(f"{what} must be numeric")
+    return col.to_numpy(dtype=float)
+
+
+def build_frame(
+    spec: ModelSpec,
+    data: pd.DataFrame | Mapping[str, Sequence[Any]],
+    weights: Any = None,
+    offset: Any = None,
+    na_action: str = "omit",
+) -> ModelFrame:
+    """Select, check and clean the rows and columns ``spec`` uses.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    data : pandas.DataFrame or mapping of columns
+        Never modified.
+    weights, offset : str, array-like or None
+        A column name or an array of length ``len(data)``.
+    na_action : {"omit", "raise"}
+        ``"omit"`` drops incomplete rows and counts them; ``"raise"`` refuses them.
+
+    Raises
+    ------
+    UnknownColumnError, EmptyDataError, MissingValueError, NonFiniteError, DataError
+    """
+    if na_action not in ("omit", "raise"):
+        raise DataError(f"na_action must be 'omit' or 'raise', not {na_action!r}")
+    if not isinstance(data, pd.DataFrame):
+        try:
+            data = pd.DataFrame(data)
+        except (TypeError, ValueError) as err:
+            raise DataError(f"data must be a pandas DataFrame or a mapping of columns: {err}")
+    if len(data) == 0:
+        raise EmptyDataError("the data have no rows")
+    columns: list[str] = []
+    for where, names in used_variables(spec).items():
+        for name in names:
+            if name in data.columns:
+                columns.append(name)
+            elif name not in FORMULA_CONTEXT:
+                raise UnknownColumnError(name, [str(c) for c in data.columns], where=where)
+    columns = list(dict.fromkeys(columns))
+    w = _column_argument(weights, data, "weights")
+    off = _column_argument(offset, data, "offset")
+
+    frame = data.loc[:, columns].copy()
+    missing = frame.isna().to_numpy() if columns else np.zeros((len(data), 0), dtype=bool)
+    incomplete = missing.any(axis=1)
+    extras = {"weights": w, "offset": off}
+    for name, arr in extras.items():
+        if arr is not None:
+            incomplete |= np.isnan(arr)
+    if incomplete.any() and na_action == "raise":
+        counts = {c: int(frame[c].isna().sum()) for c in columns if frame[c].isna().any()}
+        counts.update({k: int(np.isnan(a).sum()) for k, a in extras.items()
+                       if a is not None and np.isnan(a).any()})
+        detail = ", ".join(f"{c!r} ({k})" for c, k in counts.items())
+        raise MissingValueError(f"missing values in {detail} and na_action='raise'")
+    keep = np.flatnonzero(~incomplete)
+    if keep.size == 0:
+        raise EmptyDataError(f"no complete rows: every one of the {len(data)} rows has a "
+                             f"missing value in {', '.join(repr(c) for c in columns)}")
+    frame = frame.iloc[keep].reset_index(drop=True)
+    for c in frame.columns:
+        col = frame[c]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            frame[c] = col.cat.remove_unused_categories()
+        elif pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col):
+            values = col.to_numpy(dtype=float)
+            if np.isinf(values).any():
+                raise NonFiniteError(f"column {c!r} has {int(np.isinf(values).sum())} "
+                                     "infinite value(s)")
+    for name, arr in extras.items():
+        if arr is not None and np.isinf(arr[keep]).any():
+            raise NonFiniteError(f"the {name} argument has infinite values")
+    return ModelFrame(
+        data=frame,
+        rows=keep,
+        n_dropped=int(incomplete.sum()),
+        weights=None if w is None else w[keep],
+        offset=None if off is None else off[keep],
+    )

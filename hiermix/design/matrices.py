@@ -1,0 +1,127 @@
+"""Model matrices through formulaic, with the encodings kept for new data.
+
+:class:`ColumnEncoding` wraps one formulaic model spec: it builds a dense (n, q) matrix from a
+frame, remembers the categorical levels it saw, and rebuilds the same columns for new data,
+refusing levels it never saw (formulaic would turn them into NaN with only a warning).
+
+Categoricals use treatment contrasts with the first level as reference: a pandas Categorical
+keeps its category order; other columns have their levels sorted, as R's ``factor()`` does.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulaic import model_matrix
+from formulaic.errors import FormulaicError
+
+from ..errors import DataError, NewLevelError, UnknownColumnError
+from .frame import FORMULA_CONTEXT
+
+
+@dataclass(frozen=True, eq=False)
+class ColumnEncoding:
+    """Turns a formula into columns, for the fitted data and for new data.
+
+    Attributes
+    ----------
+    formula : str
+        The formulaic formula (``"1 + Days"``).
+    names : tuple of str
+        Column names as formulaic gives them.
+    keep : ndarray of int
+        Positions of the columns kept (all, unless rank-deficient columns were dropped).
+    """
+
+    formula: str
+    model_spec: Any
+    names: tuple[str, ...]
+    keep: np.ndarray
+
+    def categories(self) -> dict[str, list[Any]]:
+        """Categorical variables -> levels seen when the encoding was learned."""
+        out: dict[str, list[Any]] = {}
+        for var, (kind, state) in self.model_spec.encoder_state.items():
+            if str(getattr(kind, "value", kind)) == "categorical" and "categories" in state:
+                out[str(var)] = list(state["categories"])
+        return out
+
+    def transform(self, data: pd.DataFrame) -> np.ndarray:
+        """Columns for new data, shape (n_new, len(names)).
+
+        Raises
+        ------
+        NewLevelError
+            A categorical variable takes a level the encoding never saw.
+        """
+        for var, levels in self.categories().items():
+            if var in data.columns:
+                seen = {str(v) for v in levels}
+                new = sorted({str(v) for v in data[var].dropna().unique()} - seen)
+                if new:
+                    raise NewLevelError(f"column {var!r} has level(s) {new} not seen when the "
+                                        f"model was fitted (known: {sorted(seen)})")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                mm = self.model_spec.get_model_matrix(data, context=FORMULA_CONTEXT)
+            except FormulaicError as err:
+                raise DataError(f"cannot build columns of {self.formula!r} for new data: "
+                                f"{err}") from None
+        return np.asarray(mm, dtype=float)[:, self.keep]
+
+
+def learn_encoding(formula: str, frame: pd.DataFrame, where: str) -> tuple[np.ndarray,
+                                                                          ColumnEncoding]:
+    """Build the model matrix of ``formula`` on ``frame`` and the encoding that rebuilds it.
+
+    Returns
+    -------
+    matrix : ndarray, shape (n, q)
+    encoding : ColumnEncoding
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=FutureWarning)
+        try:
+            mm = model_matrix(formula, frame, context=FORMULA_CONTEXT, na_action="raise")
+        except FormulaicError as err:
+            missing = getattr(err, "args", [""])[0]
+            raise DataError(f"cannot build the columns of {formula!r} ({where}): "
+                            f"{missing}") from None
+        except NameError as err:
+            raise UnknownColumnError(str(err).split("'")[1] if "'" in str(err) else str(err),
+                                     frame.columns, where=where) from None
+    mat = np.asarray(mm, dtype=float)
+    names = tuple(str(c) for c in mm.columns)
+    enc = ColumnEncoding(formula, mm.model_spec, names, np.arange(len(names)))
+    return mat, enc
+
+
+def independent_columns(x: np.ndarray, tol: float = 1e-7) -> np.ndarray:
+    """Indices of a maximal set of linearly independent columns, earliest columns first.
+
+    Mirrors R's ``qr()`` (LINPACK dqrdc2) as lme4 uses it to drop rank-deficient fixed-effect
+    columns: a column is dropped when its norm after projection on the kept columns falls
+    below ``tol`` times its original norm.
+    """
+    n, p = x.shape
+    if p == 0:
+        return np.arange(0)
+    q = np.zeros((n, 0))
+    keep = []
+    for j in range(p):
+        col = x[:, j]
+        norm0 = np.linalg.norm(col)
+        if norm0 == 0.0:
+            continue
+        r = col - q @ (q.T @ col)
+        r = r - q @ (q.T @ r)  # re-orthogonalise: one pass loses accuracy for near-collinear X
+        norm = np.linalg.norm(r)
+        if norm > tol * norm0:
+            q = np.column_stack([q, r / norm])
+            keep.append(j)
+    return np.array(keep, dtype=np.intp)

@@ -1,0 +1,131 @@
+"""The one error hierarchy of hiermix.
+
+Every problem caused by user input raises a subclass of :class:`HiermixError`, and the message
+names the culprit (the column, term, level or value at fault). Each class also derives from the
+built-in exception a Python user would expect (``ValueError``, ``KeyError``, ``TypeError``) so
+that generic ``except`` clauses keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class HiermixError(Exception):
+    """Base class of every error hiermix raises on purpose."""
+
+
+class FormulaSyntaxError(HiermixError, ValueError):
+    """A formula that cannot be parsed; points at the offending character.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong.
+    formula : str
+        The whole formula as given.
+    position : int or None
+        0-based index of the offending character in ``formula``.
+    """
+
+    def __init__(self, message: str, formula: str, position: int | None = None) -> None:
+        self.formula = formula
+        self.position = position
+        self.reason = message
+        text = f"{message}\n    {formula}"
+        if position is not None:
+            text += "\n    " + " " * position + "^"
+        super().__init__(text)
+
+
+class UnknownColumnError(HiermixError, KeyError):
+    """The formula (or an argument) names a column the data do not have."""
+
+    def __init__(self, column: str, available: Iterable[str] = (), where: str = "") -> None:
+        self.column = column
+        avail = list(available)
+        hint = ""
+        if avail:
+            close = [a for a in avail if a.lower() == column.lower()]
+            shown = ", ".join(repr(a) for a in (close or avail[:12]))
+            hint = f"; did you mean {shown}?" if close else f"; the data have {shown}"
+            if not close and len(avail) > 12:
+                hint += ", ..."
+        loc = f" (in {where})" if where else ""
+        self.message = f"unknown column {column!r}{loc}{hint}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:  # KeyError would otherwise print the repr of the message
+        return self.message
+
+
+class DataError(HiermixError, ValueError):
+    """The data cannot be used as given (empty, non-finite values, wrong types)."""
+
+
+class EmptyDataError(DataError):
+    """No rows left to fit (empty frame, or every row had a missing value)."""
+
+
+class MissingValueError(DataError):
+    """Missing values in used columns while ``na_action="raise"``."""
+
+
+class NonFiniteError(DataError):
+    """Infinite values in a used column."""
+
+
+class ResponseError(DataError):
+    """The response cannot be used with the chosen family."""
+
+
+class ResponseTypeError(ResponseError, TypeError):
+    """The response has an unusable type (text, more than two categories for binomial...)."""
+
+
+class ResponseSupportError(ResponseError):
+    """Response values outside the support of the family (negative counts, y <= 0 for Gamma...)."""
+
+
+class GroupingFactorError(DataError):
+    """A grouping factor that lme4's checks refuse (one level; as many levels as observations)."""
+
+
+class NewLevelError(DataError):
+    """New data hold levels that the fitted model never saw, and they were not allowed."""
+
+
+class FamilyError(HiermixError, ValueError):
+    """Unknown family, unknown link, or a link the family does not support."""
+
+
+class ModelError(HiermixError, ValueError):
+    """A model that is well formed but cannot be fitted as asked (for example rank problems)."""
+
+
+class ConvergenceError(HiermixError, RuntimeError):
+    """An optimiser or the PIRLS iterations failed in a way no result can be built from."""
+
+
+class CompareError(HiermixError, ValueError):
+    """Two results that cannot be compared (different models or data)."""
+
+
+__all__ = [
+    "CompareError",
+    "ConvergenceError",
+    "DataError",
+    "EmptyDataError",
+    "FamilyError",
+    "FormulaSyntaxError",
+    "GroupingFactorError",
+    "HiermixError",
+    "MissingValueError",
+    "ModelError",
+    "NewLevelError",
+    "NonFiniteError",
+    "ResponseError",
+    "ResponseSupportError",
+    "ResponseTypeError",
+    "UnknownColumnError",
+]

@@ -1,0 +1,198 @@
+"""Phase 1 of parsing: split an lme4 formula into tokens that remember where they came from.
+
+The tokenizer knows just enough R formula syntax to find the operators that matter to a mixed
+model (``~``, ``+``, ``-``, ``|``, ``||``, ``/``, ``:`` and parentheses). Function calls such as
+``log(x)``, ``I(x^2)``, ``offset(log(n))`` or ``cbind(s, n - s)`` are kept whole as one ``CALL``
+token, because their insides are Python code that the fixed-effects machinery (formulaic)
+evaluates later. In that code R's ``^`` (power) is rewritten to Python's ``**``: in Python ``^``
+is bitwise xor, which would silently compute something else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from ..errors import FormulaSyntaxError
+
+
+class Kind(Enum):
+    NAME = "name"  # a bare or `backticked` variable name
+    NUMBER = "number"
+    CALL = "call"  # name(...) kept whole
+    OP = "op"  # ~ + - * / : ^ | || %in%
+    LPAREN = "("
+    RPAREN = ")"
+
+
+@dataclass(frozen=True)
+class Token:
+    """One token: its kind, its text as Python should see it, and its span in the formula."""
+
+    kind: Kind
+    text: str
+    start: int
+    end: int
+    name: str = ""  # for CALL: the function name, for NAME: the column name (no backticks)
+
+    def __repr__(self) -> str:
+        return f"{self.kind.name}({self.text!r}@{self.start})"
+
+
+_OPERATORS = ("||", "**", "%in%", "~", "+", "-", "*", "/", ":", "^", "|")
+
+
+def _is_name_start(ch: str) -> bool:
+    return ch.isalpha() or ch in "_."
+
+
+def _is_name_char(ch: str) -> bool:
+    return ch.isalnum() or ch in "_."
+
+
+def _scan_string(formula: str, i: int) -> int:
+    """Return the index just past the string literal that starts at ``i``."""
+    quote = formula[i]
+    j = i + 1
+    while j < len(formula):
+        if formula[j] == "\\":
+            j += 2
+            continue
+        if formula[j] == quote:
+            return j + 1
+        j += 1
+    raise FormulaSyntaxError("unterminated string", formula, i)
+
+
+def _scan_call(formula: str, open_at: int) -> tuple[int, str]:
+    """Scan a call's argument list from the ``(`` at ``open_at``.
+
+    Returns the index past the matching ``)`` and the argument text with R's ``^`` turned
+    into Python's ``**``.
+    """
+    depth = 0
+    out: list[str] = []
+    j = open_at
+    while j < len(formula):
+        ch = formula[j]
+        if ch in "'\"":
+            end = _scan_string(formula, j)
+            out.append(formula[j:end])
+            j = end
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                out.append(ch)
+                return j + 1, "".join(out)
+        elif ch == "^":
+            out.append("**")
+            j += 1
+            continue
+        out.append(ch)
+        j += 1
+    raise FormulaSyntaxError("unbalanced parenthesis: this '(' is never closed", formula, open_at)
+
+
+def tokenize(formula: str) -> list[Token]:
+    """Split ``formula`` into tokens.
+
+    Parameters
+    ----------
+    formula : str
+        An lme4-style formula such as ``"y ~ x + (1 + x | g)"``.
+
+    Returns
+    -------
+    list of Token
+        In order of appearance; whitespace is dropped.
+
+    Raises
+    ------
+    FormulaSyntaxError
+        On characters that have no meaning in a formula, unterminated strings or backticks,
+        and unbalanced parentheses (pointing at the offending character).
+    """
+    if not isinstance(formula, str):
+        raise FormulaSyntaxError(f"a formula must be a string, not {type(formula).__name__}", "")
+    tokens: list[Token] = []
+    depth_stack: list[int] = []
+    i, n = 0, len(formula)
+    while i < n:
+        ch = formula[i]
+        if ch.isspace():
+            i += 1
+            continue
+        if ch == "`":
+            end = formula.find("`", i + 1)
+            if end < 0:
+                raise FormulaSyntaxError("unterminated backtick", formula, i)
+            name = formula[i + 1 : end]
+            if not name:
+                raise FormulaSyntaxError("empty backticked name", formula, i)
+            tokens.append(Token(Kind.NAME, formula[i : end + 1], i, end + 1, name))
+            i = end + 1
+            continue
+        if ch.isdigit() or (ch == "." and i + 1 < n and formula[i + 1].isdigit()):
+            j = i
+            while j < n and (formula[j].isdigit() or formula[j] in ".eE"):
+                j += 1
+            tokens.append(Token(Kind.NUMBER, formula[i:j], i, j))
+            i = j
+            continue
+        if _is_name_start(ch):
+            j = i
+            while j < n and _is_name_char(formula[j]):
+                j += 1
+            name = formula[i:j]
+            k = j
+            while k < n and formula[k] == " ":
+                k += 1
+            if k < n and formula[k] == "(":
+                end, args = _scan_call(formula, k)
+                tokens.append(Token(Kind.CALL, name + args, i, end, name))
+                i = end
+                continue
+            tokens.append(Token(Kind.NAME, name, i, j, name))
+            i = j
+            continue
+        if ch == "(":
+            depth_stack.append(i)
+            tokens.append(Token(Kind.LPAREN, "(", i, i + 1))
+            i += 1
+            continue
+        if ch == ")":
+            if not depth_stack:
+                raise FormulaSyntaxError("unbalanced parenthesis: ')' without '('", formula, i)
+            depth_stack.pop()
+            tokens.append(Token(Kind.RPAREN, ")", i, i + 1))
+            i += 1
+            continue
+        for op in _OPERATORS:
+            if formula.startswith(op, i):
+                tokens.append(Token(Kind.OP, op, i, i + len(op)))
+                i += len(op)
+                break
+        else:
+            raise FormulaSyntaxError(f"unexpected character {ch!r}", formula, i)
+    if depth_stack:
+        raise FormulaSyntaxError(
+            "unbalanced parenthesis: this '(' is never closed", formula, depth_stack[-1]
+        )
+    return tokens
+
+
+def python_text(tokens: list[Token]) -> str:
+    """Join tokens back into text for formulaic or Python (with R's ``^`` already rewritten).
+
+    Formula-level ``^`` (as in ``(a + b)^2``) is kept: formulaic reads it as R does.
+    """
+    out = ""
+    for t in tokens:
+        if t.kind is Kind.OP:
+            out = out.rstrip() + f" {t.text} "
+        else:
+            out += t.text
+    return out.strip()

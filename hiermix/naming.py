@@ -1,0 +1,132 @@
+"""One naming contract for parameters, dims and coordinates, used by both engines and `compare`.
+
+Comparing a frequentist fit with a posterior is a join on these names, never a translation.
+
+Fixed effects
+    Named as formulaic names the columns of X: ``Intercept``, ``Days``, ``period[T.2]``,
+    ``x:f[T.b]``. R users find lme4's spelling (``(Intercept)``, ``period2``, ``x:fb``) through
+    :func:`lme4_name` and :func:`from_lme4_name`.
+
+Random-effects terms
+    Each term of the design (after ``||`` is split) has a *label*: the grouping factor's name,
+    with ``.1``, ``.2`` ... appended to repeats in design order, as lme4's ``VarCorr`` prints
+    them (``Subject``, ``Subject.1``). Its columns are named as formulaic names them.
+
+Variables (in the Bayesian posterior and in the frequentist fit's DataTree)
+    ===================  ===========================================  ==========================
+    variable             meaning                                      dims
+    ===================  ===========================================  ==========================
+    ``beta``             fixed effects                                ``(coef,)``
+    ``sd_<label>``       SDs of term <label>'s effects                ``(<label>_coef,)``
+    ``corr_<label>``     correlations within term <label> (q > 1)     ``(<label>_pair,)``
+    ``b_<label>``        random effects b                             ``(<label>_level,
+                                                                      <label>_coef)``
+    ``sigma``            residual SD (gaussian)                       ``()``
+    ``phi``              dispersion (gamma, inverse gaussian)         ``()``
+    ===================  ===========================================  ==========================
+
+    Correlation pairs are ordered as lme4's ``as.data.frame(VarCorr())`` orders them and
+    labelled ``"<var1>, <var2>"``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+INTERCEPT = "Intercept"
+LME4_INTERCEPT = "(Intercept)"
+FIXEF_DIM = "coef"
+RESIDUAL = "Residual"
+
+_LEVEL = re.compile(r"\[(?:T\.)?(.*)\]$")
+
+
+def lme4_name(name: str) -> str:
+    """lme4's spelling of a column name: ``period[T.2]`` -> ``period2``, ``Intercept`` ->
+    ``(Intercept)``, ``x:f[b]`` -> ``x:fb``."""
+    if name == INTERCEPT:
+        return LME4_INTERCEPT
+    parts = []
+    for piece in _split_interaction(name):
+        m = _LEVEL.search(piece)
+        parts.append(piece[: m.start()] + m.group(1) if m else piece)
+    return ":".join(parts)
+
+
+def from_lme4_name(lme4: str, names: Iterable[str]) -> str:
+    """Find the hiermix name among ``names`` whose lme4 spelling is ``lme4``.
+
+    Raises
+    ------
+    KeyError
+        When no name matches.
+    """
+    for n in names:
+        if lme4_name(n) == lme4 or n == lme4:
+            return n
+    raise KeyError(lme4)
+
+
+def _split_interaction(name: str) -> list[str]:
+    """Split at ':' outside brackets and parentheses."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(name):
+        if ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        elif ch == ":" and depth == 0:
+            out.append(name[start:i])
+            start = i + 1
+    out.append(name[start:])
+    return out
+
+
+def term_labels(groups: Sequence[str]) -> list[str]:
+    """lme4's VarCorr labels for terms with these grouping factors, in design order.
+
+    >>> term_labels(["Subject", "Subject", "item"])
+    ['Subject', 'Subject.1', 'item']
+    """
+    seen: dict[str, int] = {}
+    out = []
+    for g in groups:
+        k = seen.get(g, 0)
+        out.append(g if k == 0 else f"{g}.{k}")
+        seen[g] = k + 1
+    return out
+
+
+def corr_pairs(cnames: Sequence[str]) -> list[tuple[str, str]]:
+    """(var1, var2) for each correlation of a term, in lme4's order."""
+    q = len(cnames)
+    return [(cnames[j], cnames[i]) for j in range(q) for i in range(j + 1, q)]
+
+
+def pair_label(var1: str, var2: str) -> str:
+    return f"{var1}, {var2}"
+
+
+def sd_var(label: str) -> str:
+    return f"sd_{label}"
+
+
+def corr_var(label: str) -> str:
+    return f"corr_{label}"
+
+
+def b_var(label: str) -> str:
+    return f"b_{label}"
+
+
+def coef_dim(label: str) -> str:
+    return f"{label}_coef"
+
+
+def pair_dim(label: str) -> str:
+    return f"{label}_pair"
+
+
+def level_dim(label: str) -> str:
+    return f"{label}_level"

@@ -22,6 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def _quote(name: str) -> str:
+    """Backtick a column name that is not a plain identifier, as formulas need it."""
+    return name if name.replace(".", "_").isidentifier() else f"`{name}`"
+
+
 @dataclass(frozen=True)
 class ResponseSpec:
     """The left-hand side of the formula.
@@ -72,7 +77,7 @@ class RandomTermSpec:
 
     def __str__(self) -> str:
         bar = "|" if self.correlated else "||"
-        return f"({self.expr} {bar} {self.group_name})"
+        return f"({self.expr} {bar} {':'.join(_quote(g) for g in self.group)})"
 
 
 @dataclass(frozen=True)

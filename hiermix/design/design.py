@@ -31,7 +31,14 @@ from ..errors import DataError
 from ..family import Family
 from ..naming import lme4_name, term_labels
 from ..spec import ModelSpec
-from .frame import ModelFrame, build_frame, evaluate
+from .frame import (
+    FORMULA_CONTEXT,
+    ModelFrame,
+    build_frame,
+    evaluate,
+    expression_names,
+    formula_variables,
+)
 from .matrices import ColumnEncoding, independent_columns, learn_encoding
 from .response import Response, build_response
 from .reterm import ReTerm, check_grouping, grouping_codes
@@ -202,12 +209,15 @@ class Design:
         from ..errors import MissingValueError, UnknownColumnError
 
         nd = newdata if isinstance(newdata, pd.DataFrame) else pd.DataFrame(newdata)
-        needed = [str(v) for v in self.fixed_encoding.model_spec.required_variables]
+        needed = formula_variables(self.fixed_encoding.formula)
         if with_random:
             for t in self.reterms:
-                needed += list(t.factors)
-                needed += [str(v) for v in t.encoding.model_spec.required_variables]
+                needed += list(t.factors) + formula_variables(t.encoding.formula)
+        for o in self.spec.offsets:
+            needed += expression_names(o)[1]
         for name in dict.fromkeys(needed):
+            if name in FORMULA_CONTEXT and name not in nd.columns:
+                continue
             if name not in nd.columns:
                 raise UnknownColumnError(name, [str(c) for c in nd.columns], where="newdata")
             if nd[name].isna().any():
@@ -312,8 +322,8 @@ def build_design(
     ordered = sorted(built, key=lambda t: -t.nlevels)
     labels = term_labels([t.group for t in ordered])
     reterms = tuple(replace(t, label=lab) for t, lab in zip(ordered, labels, strict=True))
-    for t in reterms:
-        check_grouping(t, n, free_scale=family.has_dispersion)
+    for term in reterms:
+        check_grouping(term, n, free_scale=family.has_dispersion)
 
     return Design(
         spec=spec,

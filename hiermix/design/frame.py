@@ -146,16 +146,26 @@ def used_variables(spec: ModelSpec) -> dict[str, list[str]]:
     parts["response"] = expression_names(spec.response.expr)[1]
     if spec.response.failures is not None:
         parts["response"] += expression_names(spec.response.failures)[1]
-    parts["fixed effects"] = _formula_variables(spec.fixed)
+    parts["fixed effects"] = formula_variables(spec.fixed)
     for t in spec.random:
-        parts.setdefault(f"random term {t}", []).extend(_formula_variables(t.expr) + list(t.group))
+        parts.setdefault(f"random term {t}", []).extend(formula_variables(t.expr) + list(t.group))
     for o in spec.offsets:
         parts.setdefault("offset()", []).extend(expression_names(o)[1])
     return parts
 
 
-def _formula_variables(formula: str) -> list[str]:
-    return [str(v) for v in Formula(formula).required_variables]
+def formula_variables(formula: str) -> list[str]:
+    """Names a formulaic formula reads, including arguments of stateful transforms
+    (``center(x)``, ``scale(x)``), which formulaic's ``required_variables`` leaves out."""
+    names: list[str] = []
+    for term in Formula(formula):
+        for factor in term.factors:
+            method = str(getattr(factor.eval_method, "value", factor.eval_method))
+            if method == "lookup":
+                names.append(str(factor.expr))
+            elif method == "python":
+                names.extend(expression_names(str(factor.expr))[1])
+    return list(dict.fromkeys(names))
 
 
 def _column_argument(value: Any, data: pd.DataFrame, what: str) -> np.ndarray | None:
@@ -203,7 +213,8 @@ def build_frame(
         try:
             data = pd.DataFrame(data)
         except (TypeError, ValueError) as err:
-            raise DataError(f"data must be a pandas DataFrame or a mapping of columns: {err}")
+            raise DataError(
+                f"data must be a pandas DataFrame or a mapping of columns: {err}") from None
     if len(data) == 0:
         raise EmptyDataError("the data have no rows")
     columns: list[str] = []
@@ -221,7 +232,7 @@ def build_frame(
     missing = frame.isna().to_numpy() if columns else np.zeros((len(data), 0), dtype=bool)
     incomplete = missing.any(axis=1)
     extras = {"weights": w, "offset": off}
-    for name, arr in extras.items():
+    for arr in extras.values():
         if arr is not None:
             incomplete |= np.isnan(arr)
     if incomplete.any() and na_action == "raise":

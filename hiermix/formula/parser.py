@@ -96,13 +96,14 @@ def _parse_response(lhs: list[Token], formula: str) -> ResponseSpec:
     for t in lhs:
         if t.kind is Kind.OP and t.text in ("|", "||"):
             raise FormulaSyntaxError("'|' cannot appear in the response", formula, t.start)
-    return ResponseSpec(expr=python_text(lhs))
+    return ResponseSpec(expr=python_text(lhs, python=True))
 
 
 def _split_additive(tokens: list[Token], formula: str) -> list[tuple[str, list[Token]]]:
     """Split at depth-0 '+' and '-' into (sign, term tokens)."""
     out: list[tuple[str, list[Token]]] = []
-    depth, sign, current = 0, "+", []
+    depth, sign = 0, "+"
+    current: list[Token] = []
     prev_op: Token | None = None
     for t in tokens:
         if t.kind is Kind.LPAREN:

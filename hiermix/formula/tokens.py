@@ -184,15 +184,17 @@ def tokenize(formula: str) -> list[Token]:
     return tokens
 
 
-def python_text(tokens: list[Token]) -> str:
+def python_text(tokens: list[Token], python: bool = False) -> str:
     """Join tokens back into text for formulaic or Python (with R's ``^`` already rewritten).
 
-    Formula-level ``^`` (as in ``(a + b)^2``) is kept: formulaic reads it as R does.
+    Formula-level ``^`` (as in ``(a + b)^2``) is kept for formulaic, which reads it as R does;
+    with ``python=True`` (a response expression, which Python evaluates) it becomes ``**``.
     """
     out = ""
     for t in tokens:
         if t.kind is Kind.OP:
-            out = out.rstrip() + f" {t.text} "
+            op = "**" if python and t.text == "^" else t.text
+            out = out.rstrip() + f" {op} "
         else:
             out += t.text
     return out.strip()

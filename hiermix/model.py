@@ -39,6 +39,8 @@ class Model:
     na_action : {"omit", "raise"}
         ``"omit"`` (default) drops rows with missing values in used columns and reports how
         many (``design.n_dropped``); ``"raise"`` refuses them.
+    data_name : str or None
+        The name summaries print after "Data:"; defaults to ``data.attrs["name"]`` if set.
 
     Attributes
     ----------
@@ -56,12 +58,15 @@ class Model:
         weights: Any = None,
         offset: Any = None,
         na_action: str = "omit",
+        data_name: str | None = None,
     ) -> None:
         self._spec = parse(formula) if isinstance(formula, str) else formula
         self._family = get_family(family, link)
+        if data_name is None and isinstance(data, pd.DataFrame):
+            data_name = str(data.attrs.get("name", ""))
         self._design = build_design(self._spec, data, self._family, weights=weights,
-                                    offset=offset, na_action=na_action)
-        self._data_name = getattr(data, "name", None) if isinstance(data, pd.DataFrame) else None
+                                    offset=offset, na_action=na_action,
+                                    data_name=data_name or "")
 
     @property
     def spec(self) -> ModelSpec:

@@ -43,5 +43,10 @@ def path(name: str) -> Path:
 
 
 def load(name: str) -> pd.DataFrame:
-    """Load a bundled data set (``"sleepstudy"`` or ``"cbpp"``) with R's factor levels."""
-    return read_csv_with_types(path(name))
+    """Load a bundled data set (``"sleepstudy"`` or ``"cbpp"``) with R's factor levels.
+
+    The frame's ``attrs["name"]`` holds the name, which summaries print after "Data:".
+    """
+    df = read_csv_with_types(path(name))
+    df.attrs["name"] = name
+    return df

@@ -100,6 +100,8 @@ class Design:
         (failure, success) for a two-level categorical response.
     has_weights : bool
         True when the user passed weights or the response is cbind (prior weights not all 1).
+    data_name : str
+        What summaries print after "Data:" (empty when unknown).
     """
 
     spec: ModelSpec
@@ -119,6 +121,7 @@ class Design:
     has_weights: bool = False
     user_weights: Any = field(default=None, repr=False)
     user_offset: Any = field(default=None, repr=False)
+    data_name: str = ""
 
     @property
     def nobs(self) -> int:
@@ -263,6 +266,7 @@ def build_design(
     weights: Any = None,
     offset: Any = None,
     na_action: str = "omit",
+    data_name: str = "",
 ) -> Design:
     """Bind ``spec`` to ``data``: the one step from a data-free spec to matrices.
 
@@ -343,4 +347,5 @@ def build_design(
         has_weights=bool(frame.weights is not None or response.trials is not None),
         user_weights=weights if isinstance(weights, str) else None,
         user_offset=offset if isinstance(offset, str) else None,
+        data_name=data_name,
     )

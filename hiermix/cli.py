@@ -1,0 +1,142 @@
+"""The ``hiermix`` command line: ``hiermix compare FORMULA --data FILE.csv ...``.
+
+Fits one formula with both engines, prints the three comparison tables and writes a report
+directory. Bad input ends with a one-line message naming the culprit and a non-zero exit code,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import HiermixError
+
+EXIT_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hiermix",
+        description="Mixed-effects models from one lme4 formula: maximum likelihood and "
+                    "the same model in PyMC, side by side.")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("compare", help="fit both engines and compare them",
+                       description="Fit FORMULA on the data by maximum likelihood and by "
+                                   "NUTS, print the comparison and write a report.")
+    c.add_argument("formula", help='lme4-style formula, e.g. "y ~ x + (1 + x | g)"')
+    c.add_argument("--data", required=True, help="CSV file (a <name>.types.json beside it "
+                   "restores R's factor levels)")
+    c.add_argument("--family", default="gaussian")
+    c.add_argument("--link", default=None)
+    crit = c.add_mutually_exclusive_group()
+    crit.add_argument("--reml", dest="reml", action="store_true", default=True,
+                      help="REML for linear mixed models (default)")
+    crit.add_argument("--ml", dest="reml", action="store_false", help="maximum likelihood")
+    c.add_argument("--nagq", type=int, default=1, help="quadrature points for GLMMs "
+                   "(1 = Laplace)")
+    c.add_argument("--draws", type=int, default=1000)
+    c.add_argument("--tune", type=int, default=1000)
+    c.add_argument("--chains", type=int, default=4)
+    c.add_argument("--seed", type=int, default=20261121)
+    c.add_argument("--ci", type=float, default=0.95, help="interval level (default 0.95)")
+    c.add_argument("--out", default="hiermix-report", help="output directory")
+    return p
+
+
+def read_data(path: str, group_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """Read a CSV for the command line; columns used as grouping factors become categorical.
+
+    Raises
+    ------
+    HiermixError
+        Missing or unreadable file.
+    """
+    from .datasets import read_csv_with_types
+    from .errors import DataError
+
+    file = Path(path)
+    if not file.exists():
+        raise DataError(f"data file {path!r} does not exist")
+    try:
+        df = read_csv_with_types(file)
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise DataError(f"cannot read {path!r} as CSV: {err}") from None
+    for col in group_columns:
+        if col in df.columns and not isinstance(df[col].dtype, pd.CategoricalDtype):
+            # Integer codes of groups are labels, not numbers: keep numeric sort order.
+            values = df[col]
+            levels = sorted(values.dropna().unique().tolist())
+            df[col] = pd.Categorical(values, categories=levels)
+    return df
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err)
+    if hasattr(err, "reason") and hasattr(err, "formula"):
+        # FormulaSyntaxError: keep the caret picture on the lines after the message
+        return text
+    return " ".join(text.split())
+
+
+def _stage(msg: str, out: Any) -> float:
+    print(f"- {msg}", file=out, flush=True)
+    return time.perf_counter()
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from .formula import parse
+    from .model import Model
+
+    spec = parse(args.formula)
+    groups = [f for t in spec.random for f in t.group]
+    data = read_data(args.data, groups)
+    data_name = Path(args.data).stem
+    log = sys.stderr
+    t0 = _stage(f"binding {spec} to {args.data} ({len(data)} rows)", log)
+    model = Model(spec, data, family=args.family, link=args.link, data_name=data_name)
+    print(model.design.summary(), file=log)
+
+    t = _stage("maximum likelihood fit", log)
+    fit = model.fit(REML=args.reml, nAGQ=args.nagq)
+    print(f"  done in {time.perf_counter() - t:.2f} s", file=log)
+
+    t = _stage(f"NUTS: {args.chains} chains x {args.draws} draws after {args.tune} tuning", log)
+    post = model.sample(draws=args.draws, tune=args.tune, chains=args.chains,
+                        random_seed=args.seed, progressbar=sys.stderr.isatty())
+    print(f"  done in {time.perf_counter() - t:.2f} s", file=log)
+
+    from .compare import compare
+    from .compare.report import print_tables, write_report
+
+    cmp = compare(fit, post, ci=args.ci)
+    print_tables(cmp)
+    out = write_report(cmp, args.out, data_path=args.data)
+    print(f"\nreport written to {out / 'report.html'} "
+          f"(total {time.perf_counter() - t0:.1f} s)", file=log)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hiermix`` command."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "compare":
+            return run_compare(args)
+    except HiermixError as err:
+        print(f"hiermix: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("hiermix: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -112,25 +112,29 @@ def level_strings(col: pd.Series) -> list[str]:
     return [str(v) for v in col.astype(object)]
 
 
-def factor_levels(col: pd.Series) -> list[str]:
-    """The levels of one factor in R's order: category order, else numeric or text sort."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        cats = col.cat.remove_unused_categories().cat.categories
-        return level_strings(pd.Series(cats))
-    uniq = pd.unique(col.to_numpy())
-    if pd.api.types.is_bool_dtype(col.dtype):
-        return [s for s in ("FALSE", "TRUE") if s in set(level_strings(col))]
-    if pd.api.types.is_numeric_dtype(col.dtype):
-        return level_strings(pd.Series(np.sort(uniq.astype(float))))
-    return sorted({str(v) for v in uniq})
-
-
 def group_labels(data: pd.DataFrame, factors: tuple[str, ...]) -> list[str]:
     """Labels of each row's group: ``"a:A"`` for an interaction of two factors."""
     parts = [level_strings(data[f]) for f in factors]
     if len(parts) == 1:
         return parts[0]
     return [":".join(p) for p in zip(*parts, strict=True)]
+
+
+def _factor_codes(col: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Codes (n,) and levels of one factor, vectorised (no per-row Python work)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.cat.remove_unused_categories()
+        return col.cat.codes.to_numpy().astype(np.int64), level_strings(
+            pd.Series(col.cat.categories))
+    if pd.api.types.is_bool_dtype(col.dtype):
+        values = col.to_numpy(dtype=bool)
+        uniq, codes = np.unique(values, return_inverse=True)
+        return codes.astype(np.int64), ["TRUE" if u else "FALSE" for u in uniq]
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        codes, uniq = pd.factorize(col.to_numpy(dtype=float), sort=True)
+        return codes.astype(np.int64), level_strings(pd.Series(uniq))
+    codes, uniques = pd.factorize(col.astype(str), sort=True)
+    return codes.astype(np.int64), [str(u) for u in uniques]
 
 
 def grouping_codes(data: pd.DataFrame, factors: tuple[str, ...]) -> tuple[np.ndarray,
@@ -140,19 +144,21 @@ def grouping_codes(data: pd.DataFrame, factors: tuple[str, ...]) -> tuple[np.nda
     Levels of an interaction are ordered by the first factor's level, then the second's...,
     which is the order R's ``factor(a:b)`` gives.
     """
-    per_factor = []
-    for f in factors:
-        levels = factor_levels(data[f])
-        index = {lev: i for i, lev in enumerate(levels)}
-        per_factor.append((levels, np.array([index[s] for s in level_strings(data[f])])))
+    per_factor = [_factor_codes(data[f]) for f in factors]
     if len(per_factor) == 1:
-        levels, codes = per_factor[0]
+        codes, levels = per_factor[0]
         return codes.astype(np.int32), tuple(levels)
-    keys = np.stack([c for _, c in per_factor], axis=1)
-    uniq, codes = np.unique(keys, axis=0, return_inverse=True)
-    labels = tuple(":".join(per_factor[j][0][row[j]] for j in range(len(factors)))
-                   for row in uniq)
-    return codes.astype(np.int32).ravel(), labels
+    key = np.zeros(len(data), dtype=np.int64)
+    for codes, levels in per_factor:
+        key = key * len(levels) + codes  # mixed radix: sorts as (first, second, ...)
+    uniq, inverse = np.unique(key, return_inverse=True)
+    parts = []
+    rem = uniq.copy()
+    for _, levels in reversed(per_factor):
+        parts.append(np.asarray(levels, dtype=object)[rem % len(levels)])
+        rem = rem // len(levels)
+    labels = tuple(":".join(str(p) for p in row) for row in zip(*reversed(parts), strict=True))
+    return inverse.astype(np.int32).ravel(), labels
 
 
 def check_grouping(term: ReTerm, nobs: int, free_scale: bool) -> None:

@@ -34,7 +34,7 @@ lint: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[docs]"
-	$(VENV)/bin/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"

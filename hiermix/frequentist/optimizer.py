@@ -1,0 +1,133 @@
+"""Bounded derivative-free minimisation of the profiled criterion over theta, and its record.
+
+lme4 minimises the profiled deviance with BOBYQA (Powell 2009) through nlopt
+(``nloptwrap``, ``xtol_abs = ftol_abs = 1e-8``), starting from Lambda = identity. hiermix calls
+the same algorithm from the same library (``nlopt.LN_BOBYQA``) with the same tolerances, so
+the number of evaluations is comparable with lme4's. :class:`OptSummary` is the record that
+travels with every fit (MixedModels.jl's ``OptSummary``, lme4's ``@optinfo``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import nlopt
+import numpy as np
+
+from ..errors import ConvergenceError
+
+_RESULTS = {
+    nlopt.SUCCESS: "NLOPT_SUCCESS",
+    nlopt.STOPVAL_REACHED: "NLOPT_STOPVAL_REACHED",
+    nlopt.FTOL_REACHED: "NLOPT_FTOL_REACHED",
+    nlopt.XTOL_REACHED: "NLOPT_XTOL_REACHED",
+    nlopt.MAXEVAL_REACHED: "NLOPT_MAXEVAL_REACHED",
+    nlopt.MAXTIME_REACHED: "NLOPT_MAXTIME_REACHED",
+}
+
+
+@dataclass(frozen=True)
+class OptSummary:
+    """Everything about one optimisation of the profiled criterion.
+
+    Attributes
+    ----------
+    optimizer : str
+        ``"nlopt BOBYQA"``.
+    initial : ndarray, shape (n_theta,)
+    lower : ndarray, shape (n_theta,)
+    final : ndarray, shape (n_theta,)
+    fmin : float
+        Criterion at ``final``.
+    feval : int
+        Number of evaluations of the criterion.
+    seconds : float
+        Wall-clock time of the optimisation.
+    xtol_abs, ftol_abs : float
+    return_code : str
+        nlopt's result (``NLOPT_XTOL_REACHED`` ...).
+    messages : tuple of str
+        Convergence warnings and notes from the post-fit checks.
+    """
+
+    optimizer: str
+    initial: np.ndarray
+    lower: np.ndarray
+    final: np.ndarray
+    fmin: float
+    feval: int
+    seconds: float
+    xtol_abs: float
+    ftol_abs: float
+    return_code: str
+    messages: tuple[str, ...] = field(default=())
+
+    def __str__(self) -> str:
+        return (f"{self.optimizer}: {self.feval} evaluations in {self.seconds:.3g} s, "
+                f"fmin = {self.fmin:.10g}, {self.return_code}"
+                + "".join(f"\n  {m}" for m in self.messages))
+
+
+def bobyqa(fun: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray,
+           xtol_abs: float = 1e-8, ftol_abs: float = 1e-8, maxeval: int = 100_000,
+           initial_step: np.ndarray | None = None) -> OptSummary:
+    """Minimise ``fun`` over the box ``x >= lower`` with BOBYQA, as lme4's ``nloptwrap``.
+
+    Parameters
+    ----------
+    fun : callable
+        theta (n_theta,) -> criterion (float); +inf where undefined.
+    x0, lower : ndarray, shape (n_theta,)
+    xtol_abs, ftol_abs : float
+        nlopt's absolute stopping tolerances (lme4's defaults).
+    maxeval : int
+    initial_step : ndarray or None
+        nlopt's default when None.
+
+    Raises
+    ------
+    ConvergenceError
+        nlopt failed without a usable point.
+    """
+    x0 = np.asarray(x0, dtype=float)
+    lower = np.asarray(lower, dtype=float)
+    n = x0.size
+    count = 0
+    best = (np.inf, x0.copy())
+
+    def objective(x: np.ndarray, grad: np.ndarray) -> float:
+        nonlocal count, best
+        count += 1
+        val = float(fun(x))
+        if val < best[0]:
+            best = (val, x.copy())
+        return val if np.isfinite(val) else 1e300
+
+    start = time.perf_counter()
+    opt = nlopt.opt(nlopt.LN_BOBYQA, n)
+    name = "nlopt BOBYQA"
+    opt.set_min_objective(objective)
+    opt.set_lower_bounds(np.where(np.isfinite(lower), lower, -np.inf))
+    opt.set_xtol_abs(xtol_abs)
+    opt.set_ftol_abs(ftol_abs)
+    opt.set_maxeval(maxeval)
+    if initial_step is not None:
+        opt.set_initial_step(initial_step)
+    try:
+        xopt = opt.optimize(x0.copy())
+        code = _RESULTS.get(opt.last_optimize_result(), str(opt.last_optimize_result()))
+    except nlopt.RoundoffLimited:
+        xopt, code = best[1], "NLOPT_ROUNDOFF_LIMITED"
+    except (RuntimeError, ValueError) as exc:
+        if not np.isfinite(best[0]):
+            raise ConvergenceError(f"the optimiser failed: {exc}") from exc
+        xopt, code = best[1], f"NLOPT_FAILURE ({exc})"
+    fmin = float(fun(xopt))
+    if best[0] < fmin:
+        xopt, fmin = best[1], best[0]
+    return OptSummary(optimizer=name, initial=x0.copy(), lower=lower.copy(),
+                      final=np.asarray(xopt, dtype=float), fmin=fmin, feval=count,
+                      seconds=time.perf_counter() - start, xtol_abs=xtol_abs,
+                      ftol_abs=ftol_abs, return_code=code)

@@ -1,0 +1,390 @@
+"""The immutable result of a linear mixed model fit, in lme4's vocabulary (snake_case).
+
+Parameterisation, as in lme4: theta (lme4's order) gives Lambda_k for each term; the random
+effects are b = Lambda u with u the spherical ("unit") effects; the covariance of one level's
+b_k is sigma^2 Lambda_k Lambda_k'. ``fixef`` is beta-hat; ``vcov`` is sigma^2 (R_X' R_X)^{-1};
+conditional variances of b (lme4's ``condVar``) are sigma^2 Lambda_k B_kg Lambda_k' with B the
+diagonal blocks of (Lambda' Z'WZ Lambda + I)^{-1}, conditional on beta-hat as in lme4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import scipy.linalg as sla
+
+from ..covariance import cov_from_theta
+from ..design import Design
+from ..errors import DataError
+from ..naming import RESIDUAL, corr_pairs
+from .blocked import Factor
+from .optimizer import OptSummary
+
+if TYPE_CHECKING:
+    from .lmm import LmmObjective
+
+RESIDUAL_TYPES = ("response", "pearson", "scaled")
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=float)
+    a.flags.writeable = False
+    return a
+
+
+def random_part(design: Design, b: tuple[np.ndarray, ...], codes: tuple[np.ndarray, ...] | None
+                = None, Xk: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
+    """Z b, shape (n,), from per-term effects b_k (l_k, q_k); code -1 contributes 0."""
+    codes = codes if codes is not None else tuple(t.codes for t in design.reterms)
+    Xk = Xk if Xk is not None else tuple(t.X for t in design.reterms)
+    out = np.zeros(codes[0].shape[0] if codes else 0)
+    for bk, ck, xk in zip(b, codes, Xk, strict=True):
+        rows = bk[np.where(ck >= 0, ck, 0)]  # (n, q_k)
+        out += np.where(ck >= 0, np.einsum("nq,nq->n", rows, xk), 0.0)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class LmerResult:
+    """A fitted linear mixed model (lme4's ``lmerMod``). Immutable; arrays are read-only.
+
+    Attributes
+    ----------
+    design : Design
+    REML : bool
+    theta : ndarray, shape (n_theta,)
+    beta : ndarray, shape (p,)
+    u : tuple of ndarray, shape (l_k, q_k) each
+        Spherical random effects.
+    b : tuple of ndarray, shape (l_k, q_k) each
+        Conditional modes b = Lambda u.
+    sigma : float
+        Residual standard deviation.
+    objective : float
+        REML criterion (REML fits) or deviance -2 log L (ML fits) at convergence.
+    pwrss : float
+        Penalised weighted residual sum of squares r^2(theta-hat).
+    ldL2, ldRX2 : float
+        log|L_theta|^2 and log|R_X|^2.
+    vcov_unscaled : ndarray, shape (p, p)
+        (R_X' R_X)^{-1}.
+    optsummary : OptSummary
+    is_singular : bool
+    data_name : str or None
+    """
+
+    design: Design
+    REML: bool
+    theta: np.ndarray
+    beta: np.ndarray
+    u: tuple[np.ndarray, ...]
+    b: tuple[np.ndarray, ...]
+    sigma: float
+    objective: float
+    pwrss: float
+    ldL2: float
+    ldRX2: float
+    vcov_unscaled: np.ndarray
+    optsummary: OptSummary
+    is_singular: bool
+    data_name: str | None = None
+    _objective_fn: Any = field(default=None, repr=False)
+    _factor: Any = field(default=None, repr=False)
+
+    @classmethod
+    def from_factor(cls, obj: LmmObjective, f: Factor, opt: OptSummary, singular: bool,
+                    data_name: str | None = None) -> LmerResult:
+        """Build the result from the objective and its factor at theta-hat."""
+        g = obj.gram
+        beta, u, b = obj.chol.solve(f)
+        n, p = g.n, g.p
+        sigma = float(np.sqrt(f.pwrss / (n - p if obj.REML else n)))
+        mz = g.m_z
+        RX = f.LR[mz:mz + p, mz:mz + p]
+        RXinv = sla.solve_triangular(RX, np.eye(p), lower=True)
+        from .blocked import profiled_deviance
+
+        return cls(design=obj.design, REML=obj.REML, theta=_frozen(f.theta), beta=_frozen(beta),
+                   u=tuple(_frozen(x) for x in u), b=tuple(_frozen(x) for x in b), sigma=sigma,
+                   objective=profiled_deviance(f, n, p, obj.REML, g.sum_log_w),
+                   pwrss=f.pwrss, ldL2=f.ldL2, ldRX2=f.ldRX2,
+                   vcov_unscaled=_frozen(RXinv.T @ RXinv), optsummary=opt,
+                   is_singular=singular, data_name=data_name, _objective_fn=obj, _factor=f)
+
+    # -- sizes -----------------------------------------------------------------------------
+    @property
+    def nobs(self) -> int:
+        return self.design.nobs
+
+    @property
+    def ngrps(self) -> dict[str, int]:
+        """Grouping factor -> number of levels."""
+        return self.design.ngrps
+
+    @property
+    def df(self) -> int:
+        """Number of parameters: p fixed effects, n_theta, and sigma."""
+        return self.design.p + self.theta.size + 1
+
+    @property
+    def df_resid(self) -> int:
+        return self.nobs - self.df
+
+    # -- criteria --------------------------------------------------------------------------
+    @property
+    def loglik(self) -> float:
+        """Log-likelihood (the REML log-likelihood for REML fits, as lme4's ``logLik``)."""
+        return -0.5 * self.objective
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * self.df
+
+    @property
+    def bic(self) -> float:
+        return -2.0 * self.loglik + np.log(self.nobs) * self.df
+
+    @property
+    def reml_crit(self) -> float | None:
+        """The REML criterion (lme4's ``REMLcrit``); None for ML fits."""
+        return self.objective if self.REML else None
+
+    @property
+    def deviance(self) -> float:
+        """-2 log L at the estimates (lme4's ``deviance(fit, REML = FALSE)``).
+
+        For ML fits it is the objective; for REML fits the ML deviance at the REML theta and
+        beta with the ML sigma.
+        """
+        if not self.REML:
+            return self.objective
+        g = self._objective_fn.gram
+        n = g.n
+        return float(self.ldL2 + n * (1.0 + np.log(2.0 * np.pi * self.pwrss / n))
+                     - g.sum_log_w)
+
+    # -- fixed effects ---------------------------------------------------------------------
+    @property
+    def fixef(self) -> pd.Series:
+        """beta-hat, indexed by the design's fixed-effect names."""
+        return pd.Series(self.beta, index=list(self.design.fixef_names), name="fixef")
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """sigma^2 (R_X' R_X)^{-1}, shape (p, p)."""
+        names = list(self.design.fixef_names)
+        return pd.DataFrame(self.sigma**2 * self.vcov_unscaled, index=names, columns=names)
+
+    @property
+    def fixef_se(self) -> pd.Series:
+        return pd.Series(self.sigma * np.sqrt(np.diag(self.vcov_unscaled)),
+                         index=list(self.design.fixef_names), name="se")
+
+    # -- variance components ---------------------------------------------------------------
+    def _theta_blocks(self) -> list[np.ndarray]:
+        out, start = [], 0
+        for t in self.design.reterms:
+            out.append(self.theta[start:start + t.n_theta])
+            start += t.n_theta
+        return out
+
+    @property
+    def varcorr(self) -> pd.DataFrame:
+        """R's ``as.data.frame(VarCorr(fit))``: columns grp, var1, var2, vcov, sdcor.
+
+        Per term (grp = its label): one row per column (variance, SD), then one per
+        correlation (covariance, correlation); a final Residual row.
+        """
+        rows: list[tuple[Any, ...]] = []
+        for t, th in zip(self.design.reterms, self._theta_blocks(), strict=True):
+            cov = cov_from_theta(th, t.q, self.sigma)
+            sd = np.sqrt(np.diag(cov))
+            for j, name in enumerate(t.cnames):
+                rows.append((t.label, name, None, cov[j, j], sd[j]))
+            for a, bname in corr_pairs(t.cnames):
+                i, j = t.cnames.index(a), t.cnames.index(bname)
+                den = sd[i] * sd[j]
+                rows.append((t.label, a, bname, cov[i, j], cov[i, j] / den if den > 0 else 0.0))
+        rows.append((RESIDUAL, None, None, self.sigma**2, self.sigma))
+        cols = list(zip(*rows, strict=True))
+        # object columns keep None (R's NA) for missing var1 / var2, as lme4's frame has.
+        return pd.DataFrame({
+            "grp": pd.Series(cols[0], dtype=object),
+            "var1": pd.Series(cols[1], dtype=object),
+            "var2": pd.Series(cols[2], dtype=object),
+            "vcov": np.array(cols[3], dtype=float),
+            "sdcor": np.array(cols[4], dtype=float),
+        })
+
+    # -- random effects --------------------------------------------------------------------
+    def _by_group(self, per_term: list[np.ndarray]) -> dict[str, pd.DataFrame]:
+        out: dict[str, pd.DataFrame] = {}
+        for t, vals in zip(self.design.reterms, per_term, strict=True):
+            frame = pd.DataFrame(vals, index=pd.Index(list(t.levels), name=t.group),
+                                 columns=list(t.cnames))
+            out[t.group] = frame if t.group not in out else pd.concat([out[t.group], frame],
+                                                                     axis=1)
+        return out
+
+    @property
+    def ranef(self) -> dict[str, pd.DataFrame]:
+        """Conditional modes b: grouping factor -> DataFrame (levels x term columns).
+
+        ``||`` terms of one factor are merged into one frame, as lme4 does.
+        """
+        return self._by_group(list(self.b))
+
+    @cached_property
+    def _condvar_blocks(self) -> tuple[np.ndarray, ...]:
+        blocks = self._objective_fn.chol.inverse_diag_blocks(self._factor)
+        out = []
+        for lam, B in zip(self._factor.lambdas, blocks, strict=True):
+            v = self.sigma**2 * np.einsum("ij,gjk,lk->gil", lam, B, lam)
+            v.flags.writeable = False
+            out.append(v)
+        return tuple(out)
+
+    @property
+    def ranef_condvar(self) -> dict[str, np.ndarray]:
+        """Conditional covariances of b per term label: (l_k, q_k, q_k) (lme4's ``postVar``)."""
+        return {t.label: v for t, v in zip(self.design.reterms, self._condvar_blocks,
+                                           strict=True)}
+
+    @property
+    def ranef_condsd(self) -> dict[str, pd.DataFrame]:
+        """Conditional SDs of b, laid out as :attr:`ranef` (lme4's ``condVar = TRUE``)."""
+        return self._by_group([np.sqrt(np.diagonal(v, axis1=1, axis2=2))
+                               for v in self._condvar_blocks])
+
+    @property
+    def coef(self) -> dict[str, pd.DataFrame]:
+        """Per grouping factor: fixed effects plus that factor's conditional modes, per level."""
+        fe = self.fixef
+        out = {}
+        for grp, re in self.ranef.items():
+            frame = pd.DataFrame(np.tile(fe.to_numpy(), (len(re), 1)), index=re.index,
+                                 columns=fe.index)
+            for col in re.columns:
+                if col in frame.columns:
+                    frame[col] = frame[col] + re[col]
+                else:
+                    frame[col] = re[col]
+            out[grp] = frame
+        return out
+
+    # -- fitted values and residuals -------------------------------------------------------
+    @cached_property
+    def _fitted(self) -> np.ndarray:
+        d = self.design
+        mu = d.X @ self.beta + d.offset + random_part(d, self.b)
+        mu.flags.writeable = False
+        return mu
+
+    @property
+    def fitted(self) -> np.ndarray:
+        """X beta + Z b + offset, shape (n,)."""
+        return self._fitted
+
+    def residuals(self, type: str = "response") -> np.ndarray:
+        """Residuals, shape (n,): ``"response"`` y - fitted, ``"pearson"`` sqrt(w) (y - fitted),
+        ``"scaled"`` Pearson residuals over sigma."""
+        if type not in RESIDUAL_TYPES:
+            raise DataError(f"unknown residual type {type!r}; choose one of {RESIDUAL_TYPES}")
+        r = self.design.y - self._fitted
+        if type == "response":
+            return r
+        r = np.sqrt(self.design.weights) * r
+        return r if type == "pearson" else r / self.sigma
+
+    # -- printing --------------------------------------------------------------------------
+    def summary(self) -> str:
+        """lme4's ``summary(fit)`` as text."""
+        from .summary import format_summary
+
+        return format_summary(self)
+
+    def __repr__(self) -> str:
+        crit = "REML" if self.REML else "deviance"
+        grps = ", ".join(f"{k}: {v}" for k, v in self.ngrps.items())
+        sing = ", singular" if self.is_singular else ""
+        return (f"<LmerResult {self.design.spec} | {crit} {self.objective:.4f}, "
+                f"sigma {self.sigma:.4g}, n={self.nobs}, groups {{{grps}}}{sing}>")
+
+    def _repr_html_(self) -> str:
+        from .summary import format_html
+
+        return format_html(self)
+
+    # -- prediction, simulation, refitting -------------------------------------------------
+    def predict(self, newdata: Any = None, re_form: Any = None,
+                allow_new_levels: bool = False) -> np.ndarray:
+        """Predictions on the response scale (lme4's ``predict.merMod``).
+
+        Parameters
+        ----------
+        newdata : DataFrame or None
+            None predicts the fitted data.
+        re_form : None, "NA" or "~0"
+            None includes every random-effects term; ``"NA"`` or ``"~0"`` (or ``np.nan``)
+            gives the population prediction X beta + offset.
+        allow_new_levels : bool
+            New levels predict with b = 0; when False they raise :class:`NewLevelError`.
+
+        Returns
+        -------
+        ndarray, shape (m,)
+        """
+        with_random = _with_random(re_form)
+        d = self.design
+        if newdata is None:
+            if with_random:
+                return self._fitted.copy()
+            return d.X @ self.beta + d.offset
+        nd = d.encode_new(newdata, allow_new_levels=allow_new_levels, with_random=with_random)
+        eta = nd.X @ self.beta + nd.offset
+        if with_random:
+            eta = eta + random_part(d, self.b, nd.codes, nd.Xk)
+        return eta
+
+    def simulate(self, nsim: int = 1, seed: Any = None,
+                 newparams: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Responses simulated from the fitted model (lme4's ``simulate.merMod``).
+
+        New random effects and residuals are drawn for every simulation. ``newparams`` may
+        replace ``beta``, ``theta`` and ``sigma``.
+
+        Returns
+        -------
+        DataFrame, shape (n, nsim), columns ``sim_1`` ...
+        """
+        from .simulate import simulate
+
+        new = dict(newparams or {})
+        unknown = set(new) - {"beta", "theta", "sigma"}
+        if unknown:
+            raise DataError(f"newparams may set beta, theta and sigma; got {sorted(unknown)}")
+        return simulate(self.design, beta=new.get("beta", self.beta),
+                        sigma=float(new.get("sigma", self.sigma)),
+                        theta=new.get("theta", self.theta), nsim=nsim, seed=seed)
+
+    def refit(self, new_response: Any) -> LmerResult:
+        """The same model fitted to a new response (n,) (lme4's ``refit``)."""
+        from .lmm import fit_lmm
+
+        return fit_lmm(self.design.with_response(new_response), REML=self.REML,
+                       data_name=self.data_name)
+
+
+def _with_random(re_form: Any) -> bool:
+    if re_form is None:
+        return True
+    if isinstance(re_form, float) and np.isnan(re_form):
+        return False
+    if isinstance(re_form, str) and re_form.replace(" ", "") in ("NA", "~0", "0"):
+        return False
+    raise DataError(f"re_form={re_form!r} is not supported; use None (all random effects) or "
+                    "'NA' / '~0' (none)")

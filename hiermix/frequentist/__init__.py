@@ -84,9 +84,8 @@ def lmer(formula: str | ModelSpec, data: pd.DataFrame | Mapping[str, Sequence[An
     """
     from ..model import Model
 
-    model = Model(formula, data, weights=weights, offset=offset, na_action=na_action)
-    kwargs.setdefault("data_name", getattr(data, "name", None) if isinstance(data, pd.DataFrame)
-                      else None)
+    model = Model(formula, data, weights=weights, offset=offset, na_action=na_action,
+                  data_name=kwargs.pop("data_name", None))
     return fit(model.design, REML=REML, **kwargs)
 
 

@@ -46,6 +46,9 @@ from scipy.linalg import lapack
 from ..covariance import lambda_from_theta
 from .gram import Gram
 
+#: Up to this many entries A_Z0 is kept dense: scipy.sparse's per-call overhead (~0.3 ms)
+#: outweighs the arithmetic on small problems such as Penicillin or Pastes.
+DENSE_MAX_ENTRIES = 250_000
 #: From this many non-zeros in A_Z0 on, the compiled kernel forms A_Z0 W A_Z0'; below it,
 #: scipy's sparse product is as fast and avoids compiling.
 KERNEL_MIN_NNZ = 20_000
@@ -68,6 +71,37 @@ def _batched_chol_inv(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     L = np.linalg.cholesky(M)
     logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
     return logdet, np.linalg.inv(M)
+
+
+def _term0_q2(lam: np.ndarray, D: np.ndarray, AXY0: np.ndarray) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Term 0 with q_0 = 2 in closed form, elementwise over levels (no batched einsum).
+
+    With Lambda_0 = [[a, 0], [b, c]] and D_g = A_00,g: M_g = Lambda_0' D_g Lambda_0 + I,
+    W_g = Lambda_0 M_g^{-1} Lambda_0' and PW = A_XY0 W. Returns log det M_g (l,),
+    M^{-1} (l, 2, 2), W (l, 2, 2) and PW (p + 1, 2 l).
+    """
+    a, b, c = lam[0, 0], lam[1, 0], lam[1, 1]
+    d00, d01, d11 = D[:, 0, 0], D[:, 1, 0], D[:, 1, 1]
+    t0 = d00 * a + d01 * b  # (D Lambda)[0, 0]
+    t1 = d01 * a + d11 * b  # (D Lambda)[1, 0]
+    m00 = a * t0 + b * t1 + 1.0
+    m01 = c * (a * d01 + b * d11)
+    m11 = c * c * d11 + 1.0
+    det = m00 * m11 - m01 * m01
+    i00, i01, i11 = m11 / det, -m01 / det, m00 / det
+    Minv = np.empty_like(D)
+    Minv[:, 0, 0], Minv[:, 0, 1], Minv[:, 1, 0], Minv[:, 1, 1] = i00, i01, i01, i11
+    w00 = a * a * i00
+    w01 = a * (b * i00 + c * i01)
+    w11 = b * (b * i00 + c * i01) + c * (b * i01 + c * i11)
+    W = np.empty_like(D)
+    W[:, 0, 0], W[:, 0, 1], W[:, 1, 0], W[:, 1, 1] = w00, w01, w01, w11
+    P0, P1 = AXY0[:, 0::2], AXY0[:, 1::2]  # (p + 1, l) each
+    PW = np.empty_like(AXY0)
+    PW[:, 0::2] = P0 * w00 + P1 * w01
+    PW[:, 1::2] = P0 * w01 + P1 * w11
+    return np.log(det), Minv, W, PW
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,19 +156,31 @@ class BlockedCholesky:
             self._theta_slices.append(slice(start, start + k))
             start += k
         self.n_theta = start
+        # where theta_k goes in Lambda_k: the lower triangle column by column (lme4's order)
+        self._tril = [(np.array([i for j in range(t.q) for i in range(j, t.q)], dtype=np.intp),
+                       np.array([j for j in range(t.q) for _ in range(j, t.q)], dtype=np.intp))
+                      for t in gram.terms]
+        self._mz = gram.m_z
         self._scalar_rest = all(t.q == 1 for t in gram.terms[1:])
         self._bsr_indptr = np.arange(self._l0 + 1, dtype=np.int32)
         self._bsr_indices = np.arange(self._l0, dtype=np.int32)
         self._csc: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        if gram.AZ0.nnz >= KERNEL_MIN_NNZ:
+        self._AZ0_dense: np.ndarray | None = None
+        if gram.AZ0.shape[0] * gram.AZ0.shape[1] <= DENSE_MAX_ENTRIES:
+            self._AZ0_dense = gram.AZ0.toarray()
+        elif gram.AZ0.nnz >= KERNEL_MIN_NNZ:
             csc = gram.AZ0.tocsc()
             csc.sort_indices()
             self._csc = (csc.indptr, csc.indices, csc.data)
 
     def lambdas(self, theta: np.ndarray) -> tuple[np.ndarray, ...]:
         """Lambda_k (q_k, q_k) for each term, from theta in lme4's order."""
-        return tuple(lambda_from_theta(theta[s], t.q)
-                     for s, t in zip(self._theta_slices, self.gram.terms, strict=True))
+        out = []
+        for s, t, idx in zip(self._theta_slices, self.gram.terms, self._tril, strict=True):
+            lam = np.zeros((t.q, t.q))
+            lam[idx] = theta[s]
+            out.append(lam)
+        return tuple(out)
 
     def rest_scale(self, lams: tuple[np.ndarray, ...], S: np.ndarray) -> np.ndarray:
         """Lambda_R' S, shape (m, c), for S of shape (m, c) (rows of the rest scaled)."""
@@ -169,13 +215,15 @@ class BlockedCholesky:
         lams = self.lambdas(theta)
         lam0 = lams[0]
         l0, q0 = self._l0, self._q0
-        mz = g.m_z
+        mz = self._mz
         if q0 == 1:
             l2 = lam0[0, 0] ** 2
             M0 = g.D0 * l2 + 1.0
             logdet0, M0inv = _batched_chol_inv(M0)
             W = M0inv * l2  # (l0, 1, 1): Lambda_0 M_0^{-1} Lambda_0'
             PW = g.AXY0 * W[:, 0, 0][None, :]
+        elif q0 == 2:
+            logdet0, M0inv, W, PW = _term0_q2(lam0, g.D0, g.AXY0)
         else:
             M0 = np.einsum("ji,gjk,kl->gil", lam0, g.D0, lam0)
             M0[:, np.arange(q0), np.arange(q0)] += 1.0
@@ -186,7 +234,8 @@ class BlockedCholesky:
         S = g.ARR.copy()
         S[mz:, mz:] -= PW @ g.AXY0.T
         if mz:
-            S[mz:, :mz] -= (g.AZ0 @ PW.T).T  # (p + 1, m_z)
+            AZ0 = g.AZ0 if self._AZ0_dense is None else self._AZ0_dense
+            S[mz:, :mz] -= (AZ0 @ PW.T).T  # (p + 1, m_z)
             self._subtract_zz(S, W)
             if not self._scalar_rest:
                 S = np.tril(S) + np.tril(S, -1).T
@@ -214,6 +263,15 @@ class BlockedCholesky:
             from .kernels import subtract_schur_lower
 
             subtract_schur_lower(S, *self._csc, W)
+            return
+        if self._AZ0_dense is not None:
+            A = self._AZ0_dense
+            if self._q0 == 1:
+                S[:mz, :mz] -= (A * W[:, 0, 0]) @ A.T
+            else:
+                l0, q0 = self._l0, self._q0
+                AW = np.einsum("agi,gij->agj", A.reshape(mz, l0, q0), W).reshape(mz, l0 * q0)
+                S[:mz, :mz] -= AW @ A.T
             return
         if self._q0 == 1:
             AZ0W = g.AZ0 @ sp.diags(W[:, 0, 0])

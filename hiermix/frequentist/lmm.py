@@ -114,6 +114,7 @@ def fit_lmm(design: Design, REML: bool = True, start: Any = None,
     ConvergenceWarning
         A gradient or Hessian check failed.
     """
+    data_name = data_name or getattr(design, "data_name", "") or None
     obj = LmmObjective(design, REML)
     x0 = obj.start if start is None else np.asarray(start, dtype=float).ravel()
     if x0.shape != obj.start.shape:

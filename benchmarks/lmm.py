@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.repeat} (large cases: 1 timed fit after a warm-up)")
     for case in (c for c in CASES if c.name in args.cases):
         data = case.load()
-        repeat = max(1, int(round(args.repeat * case.repeat_scale)))
+        repeat = max(1, round(args.repeat * case.repeat_scale))
         crit = "REML criterion" if case.REML else "deviance"
         print(f"\n== {case.name}: {case.formula} ({'REML' if case.REML else 'ML'}), "
               f"n = {len(data):,}; {crit}")

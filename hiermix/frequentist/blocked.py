@@ -43,7 +43,6 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
-from ..covariance import lambda_from_theta
 from .gram import Gram
 
 #: Up to this many entries A_Z0 is kept dense: scipy.sparse's per-call overhead (~0.3 ms)

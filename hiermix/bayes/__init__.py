@@ -1,0 +1,52 @@
+"""The Bayesian engine: the frequentist engine's mixed model, with priors, sampled by NUTS.
+
+The model, with the symbols of the whole package (see :mod:`hiermix.bayes.build`)::
+
+    y | b ~ family(g^{-1}(X beta + Z b + offset), phi / w)
+    b_k[j] ~ N(0, Sigma_k),  Sigma_k = s^2 Lambda_k Lambda_k' = S_k R_k S_k  (theta_k <-> S_k, R_k)
+
+Stages: :func:`resolve_priors` -> :func:`build_model` -> :func:`sample` -> :class:`BayesResult`.
+This package never imports :mod:`hiermix.frequentist`; both build on the design, the families,
+the covariance parameterisation and the naming contract.
+"""
+
+from __future__ import annotations
+
+from .build import BuiltModel, build_model
+from .diagnostics import Diagnostic, SamplingWarning
+from .priors import (
+    LKJ,
+    Exponential,
+    Flat,
+    HalfNormal,
+    HalfStudentT,
+    Normal,
+    Prior,
+    Priors,
+    StudentT,
+    resolve_priors,
+)
+from .result import BayesResult, SamplerRecord
+from .sample import DEFAULT_SAMPLER, sample, sample_prior_predictive
+
+__all__ = [
+    "DEFAULT_SAMPLER",
+    "LKJ",
+    "BayesResult",
+    "BuiltModel",
+    "Diagnostic",
+    "Exponential",
+    "Flat",
+    "HalfNormal",
+    "HalfStudentT",
+    "Normal",
+    "Prior",
+    "Priors",
+    "SamplerRecord",
+    "SamplingWarning",
+    "StudentT",
+    "build_model",
+    "resolve_priors",
+    "sample",
+    "sample_prior_predictive",
+]

@@ -1,0 +1,220 @@
+"""Design -> PyMC model: the mixed model of the frequentist engine, with priors.
+
+For n observations, p fixed effects and K random-effects terms (term k: grouping factor with
+l_k levels, codes g_k (n,), columns X_k (n, q_k))::
+
+    eta_i = X_i beta + sum_k X_k[i] b_k[g_k[i]] + offset_i
+    b_k[j] ~ N(0, Sigma_k)  independently over levels j = 1..l_k,  Sigma_k = S_k R_k S_k
+    y_i | eta_i ~ family(g^{-1}(eta_i), phi / w_i)
+
+S_k = diag(sd_k) holds the SDs and R_k the correlation matrix (LKJ prior); in the frequentist
+parameterisation Sigma_k = s^2 Lambda_k Lambda_k^T with theta_k the lower triangle of Lambda_k
+(:mod:`hiermix.covariance`) and s = sigma for LMMs, 1 for GLMMs. phi = sigma^2 (gaussian), the
+dispersion (gamma, inverse gaussian), or 1 (binomial, poisson).
+
+Parameterisation for sampling:
+
+* Fixed effects: with an intercept, the other columns of X are centred, so the free variables
+  are the centred intercept ``intercept_c`` and ``beta_slope``; ``beta`` (dims ``coef``) is the
+  deterministic back-transform ``Intercept = intercept_c - mean(X_slope) beta_slope``. The map
+  is linear with unit Jacobian, so a flat prior on the free variables is flat on beta.
+* Random effects, non-centred (default): ``z_<label>`` (l_k, q_k) ~ N(0, 1) and
+  b_k = z_k L_k^T, with L_k = S_k chol(R_k) from ``pm.LKJCholeskyCov`` (q_k > 1) or L_k = sd_k
+  (q_k = 1). Centred on request: b_k ~ MvNormal(0, chol=L_k) directly.
+* No dense Z: each term adds ``(b_k[g_k] * X_k).sum(-1)``, an index gather.
+
+Variables follow :mod:`hiermix.naming`: ``beta``, ``sd_<label>``, ``corr_<label>``,
+``b_<label>``, ``sigma``, ``phi``; the response is ``y`` with dim ``obs``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..design import Design
+from ..naming import (
+    FIXEF_DIM,
+    INTERCEPT,
+    b_var,
+    coef_dim,
+    corr_pairs,
+    corr_var,
+    level_dim,
+    pair_dim,
+    pair_label,
+    sd_var,
+)
+from .likelihood import response_rv
+from .priors import Flat, Priors, has_intercept, resolve_priors
+
+OBS_DIM = "obs"
+RESPONSE = "y"
+
+
+@dataclass(frozen=True, eq=False)
+class BuiltModel:
+    """A PyMC model built from a design, with what the result needs to read it.
+
+    Attributes
+    ----------
+    model : pymc.Model
+    design : Design
+    priors : Priors
+    centered : bool
+        True when b is sampled directly (centred parameterisation).
+    """
+
+    model: Any
+    design: Design
+    priors: Priors
+    centered: bool
+
+    @property
+    def free_names(self) -> list[str]:
+        """Names of the free random variables."""
+        return [rv.name for rv in self.model.free_RVs]
+
+
+def coords_of(design: Design) -> dict[str, list[str] | list[int]]:
+    """Dims and coordinates from the design: coefficients, levels, term columns, pairs, obs."""
+    coords: dict[str, Any] = {FIXEF_DIM: list(design.fixef_names)}
+    for t in design.reterms:
+        coords[coef_dim(t.label)] = list(t.cnames)
+        coords[level_dim(t.label)] = list(t.levels)
+        if t.q > 1:
+            coords[pair_dim(t.label)] = [pair_label(a, b) for a, b in corr_pairs(t.cnames)]
+    coords[OBS_DIM] = list(range(design.nobs))
+    return coords
+
+
+def _pair_index(q: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, col) of each correlation in :func:`hiermix.naming.corr_pairs` order."""
+    rows, cols = [], []
+    for j in range(q):
+        for i in range(j + 1, q):
+            rows.append(i)
+            cols.append(j)
+    return np.array(rows, dtype=np.intp), np.array(cols, dtype=np.intp)
+
+
+def build_model(design: Design, priors: Priors | str | Any = None,
+                centered: bool = False) -> BuiltModel:
+    """Build the PyMC model of ``design``.
+
+    Parameters
+    ----------
+    design : Design
+    priors : None, "default", "flat", mapping or Priors
+        See :func:`hiermix.bayes.priors.resolve_priors`.
+    centered : bool
+        Sample b directly instead of through standardised z (non-centred, the default).
+
+    Returns
+    -------
+    BuiltModel
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    pri = resolve_priors(design, priors)
+    fam = design.family
+    # Copies: the design's arrays are read-only, and compiled backends (numba) want to own theirs.
+    X = np.array(design.X, dtype=float)
+    with pm.Model(coords=coords_of(design)) as model:
+        eta = fixed_part(design, pri, X)
+        for t in design.reterms:
+            b = _random_term(t, pri, centered)
+            Xk = np.array(t.X, dtype=float)
+            codes = np.array(t.codes, dtype=np.int64)
+            # (n, q_k) gathered by level * (n, q_k) term columns -> (n,)
+            eta = eta + (b[codes] * Xk).sum(axis=-1)
+        if np.any(design.offset != 0):
+            eta = eta + np.array(design.offset, dtype=float)
+        if fam.name == "gaussian":
+            assert pri.sigma is not None  # resolve_priors sets it for every gaussian design
+            sigma = pri.sigma.rv("sigma")
+            phi = pt.sqr(sigma)
+        elif fam.has_dispersion:
+            assert pri.phi is not None  # set for every gamma and inverse gaussian design
+            phi = pri.phi.rv("phi")
+        else:
+            phi = pt.constant(1.0)
+        response_rv(RESPONSE, fam, np.array(design.y, dtype=float),
+                    np.array(design.weights, dtype=float), eta, phi, dims=OBS_DIM)
+    return BuiltModel(model=model, design=design, priors=pri, centered=centered)
+
+
+def fixed_part(design: Design, pri: Priors, X: np.ndarray) -> Any:
+    """beta (deterministic, dims ``coef``) and X beta as a tensor of shape (n,)."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    n, p = X.shape
+    if p == 0:
+        return pt.zeros(n)
+    names = design.fixef_names
+    if has_intercept(design):
+        i0 = names.index(INTERCEPT)
+        slope = [j for j in range(p) if j != i0]
+        assert pri.intercept is not None  # resolve_priors sets it whenever there is one
+        alpha = pri.intercept.rv("intercept_c")
+        if isinstance(pri.intercept, Flat):
+            # A flat prior starts at 0, possibly far from the data; start at m instead.
+            pm.Model.get_context().set_initval(alpha, pri.location)
+        if not slope:
+            pm.Deterministic("beta", alpha[None], dims=FIXEF_DIM)
+            return alpha + pt.zeros(n)
+        Xs = X[:, slope]
+        centre = Xs.mean(axis=0)
+        assert pri.coef is not None
+        bs = pri.coef.rv("beta_slope", shape=(len(slope),))
+        intercept = alpha - pt.dot(centre, bs)
+        parts = [None] * p
+        parts[i0] = intercept[None]
+        for k, j in enumerate(slope):
+            parts[j] = bs[k][None]
+        pm.Deterministic("beta", pt.concatenate(parts), dims=FIXEF_DIM)
+        # (n, p-1) @ (p-1,) -> (n,)
+        return alpha + pt.dot(Xs - centre, bs)
+    assert pri.coef is not None
+    beta = pri.coef.rv("beta", dims=FIXEF_DIM)
+    return pt.dot(X, beta)
+
+
+def term_cholesky(t: Any, pri: Priors) -> Any:
+    """L_k (q_k, q_k) with Sigma_k = L_k L_k^T; ``sd_<label>`` and ``corr_<label>`` are
+    recorded as deterministics (or sd is the free variable when q_k = 1)."""
+    import pymc as pm
+
+    lab, q = t.label, t.q
+    sd_prior = pri.sd[lab]
+    if q == 1:
+        sd = sd_prior.rv(sd_var(lab), dims=coef_dim(lab), shape=(1,))
+        return sd[:, None]
+    chol, corr, sds = pm.LKJCholeskyCov(f"chol_{lab}", n=q, eta=pri.corr[lab].eta,
+                                        sd_dist=sd_prior.dist(shape=(q,)), compute_corr=True,
+                                        store_in_trace=False)
+    pm.Deterministic(sd_var(lab), sds, dims=coef_dim(lab))
+    rows, cols = _pair_index(q)
+    pm.Deterministic(corr_var(lab), corr[rows, cols], dims=pair_dim(lab))
+    return chol
+
+
+def _random_term(t: Any, pri: Priors, centered: bool) -> Any:
+    """b_k, shape (l_k, q_k), with its SDs and correlations as deterministics."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    lab, q = t.label, t.q
+    dims = (level_dim(lab), coef_dim(lab))
+    chol = term_cholesky(t, pri)
+    if centered:
+        if q == 1:
+            return pm.Normal(b_var(lab), 0.0, chol[:, 0][None, :], dims=dims)
+        return pm.MvNormal(b_var(lab), mu=pt.zeros(q), chol=chol, dims=dims)
+    z = pm.Normal(f"z_{lab}", 0.0, 1.0, dims=dims)
+    # (l_k, q_k) @ (q_k, q_k) -> (l_k, q_k): each row is L_k z_j
+    return pm.Deterministic(b_var(lab), pt.dot(z, chol.T), dims=dims)

@@ -1,0 +1,218 @@
+"""Sampling: build the model, run NUTS, and assemble the result's DataTree.
+
+The stages, each callable on its own::
+
+    build_model(design, priors) -> BuiltModel -> pm.sample (NUTS) -> DataTree -> BayesResult
+
+The DataTree gets, besides PyMC's ``posterior``, ``sample_stats`` and ``observed_data``:
+``log_likelihood`` (pointwise log p(y_i | beta, b, phi), computed with
+:meth:`hiermix.family.Family.loglik`, the frequentist engine's own function) and
+``constant_data`` (X, weights, offset, and each term's codes and columns).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..design import Design
+from ..errors import ModelError
+from ..naming import FIXEF_DIM, b_var, coef_dim
+from .build import OBS_DIM, RESPONSE, BuiltModel, build_model
+from .diagnostics import diagnose, emit
+from .marginal import build_model as build_marginal
+from .marginal import can_marginalize, draw_b
+from .priors import Priors
+from .result import BayesResult, SamplerRecord, mu_draws
+
+SAMPLERS = ("pymc", "nutpie", "numpyro", "blackjax")
+#: The default NUTS implementation; see benchmarks/bayes.py for the measurements behind it.
+DEFAULT_SAMPLER = "pymc"
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _resolve_sampler(sampler: str | None) -> str:
+    name = DEFAULT_SAMPLER if sampler is None else sampler
+    if name not in SAMPLERS:
+        raise ModelError(f"unknown sampler {name!r}; use one of {', '.join(SAMPLERS)}")
+    module = {"pymc": "pymc", "nutpie": "nutpie", "numpyro": "numpyro",
+              "blackjax": "blackjax"}[name]
+    if not _installed(module):
+        raise ModelError(f"sampler {name!r} needs the {module!r} package, which is not "
+                         f"installed (pip install {module})")
+    return name
+
+
+def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
+           random_seed: int | None = None, priors: Priors | str | Mapping[str, Any] | None = None,
+           *, centered: bool = False, marginal: bool | str = "auto", sampler: str | None = None,
+           target_accept: float = 0.8, cores: int | None = None, progressbar: bool = False,
+           warn: bool = True, **kwargs: Any) -> BayesResult:
+    """Sample the posterior of ``design``'s mixed model with NUTS.
+
+    Parameters
+    ----------
+    design : Design
+    draws, tune, chains : int
+        Draws kept per chain, tuning steps per chain, number of chains.
+    random_seed : int or None
+        Equal seeds give identical draws; None draws a seed and records it.
+    priors : None, "default", "flat", mapping or Priors
+        See :func:`hiermix.bayes.priors.resolve_priors`.
+    centered : bool
+        Sample b directly (centred) instead of through standardised effects.
+    marginal : bool or "auto"
+        Integrate b out while sampling and draw it afterwards from its exact conditional
+        posterior; gaussian identity-link models with one random-effects term only. "auto"
+        does it where possible.
+    sampler : {"pymc", "nutpie", "numpyro", "blackjax"} or None
+        NUTS implementation; None takes :data:`DEFAULT_SAMPLER`.
+    target_accept : float
+    cores : int or None
+        Parallel chains; None lets PyMC choose.
+    progressbar, warn : bool
+        Show PyMC's progress bar; issue failed diagnostics as :class:`SamplingWarning`.
+    **kwargs
+        Passed to ``pymc.sample``.
+
+    Returns
+    -------
+    BayesResult
+    """
+    name = _resolve_sampler(sampler)
+    if draws < 1 or chains < 1 or tune < 0:
+        raise ModelError(f"need draws >= 1, chains >= 1 and tune >= 0; got draws={draws}, "
+                         f"chains={chains}, tune={tune}")
+    if marginal not in (True, False, "auto"):
+        raise ModelError(f"marginal must be True, False or 'auto'; got {marginal!r}")
+    possible = can_marginalize(design)
+    if marginal is True and not possible:
+        raise ModelError("marginal=True needs a gaussian identity-link model with exactly one "
+                         "random-effects term")
+    use_marginal = bool(possible and marginal in (True, "auto") and not centered)
+    seed = (int(np.random.SeedSequence().generate_state(1)[0]) if random_seed is None
+            else int(random_seed))
+
+    t0 = time.perf_counter()
+    built = (build_marginal(design, priors) if use_marginal
+             else build_model(design, priors, centered=centered))
+    dt = _run_nuts(built, name, draws, tune, chains, seed, target_accept, cores, progressbar,
+                   kwargs)
+    if use_marginal:
+        dt = _add_posterior_vars(dt, draw_b(built, dt["posterior"].to_dataset(),
+                                            np.random.default_rng(seed + 1)))
+    dt = _add_data_groups(dt, design)
+    seconds = time.perf_counter() - t0
+
+    stats = dt["sample_stats"].to_dataset() if "sample_stats" in dt.children else None
+    n_div = int(np.asarray(stats["diverging"]).sum()) if stats is not None else 0
+    record = SamplerRecord(sampler=name, draws=draws, tune=tune, chains=chains,
+                           random_seed=seed, target_accept=target_accept, centered=centered,
+                           marginal=use_marginal, seconds=seconds, n_divergent=n_div)
+    result = BayesResult(datatree=dt, design=design, priors=built.priors, record=record)
+    diags = diagnose(result.posterior, stats, result.parameter_names(), chains, centered,
+                     target_accept)
+    if warn:
+        emit(diags)
+    return BayesResult(datatree=dt, design=design, priors=built.priors, record=record,
+                       diagnostics=tuple(diags))
+
+
+def _run_nuts(built: BuiltModel, sampler: str, draws: int, tune: int, chains: int, seed: int,
+              target_accept: float, cores: int | None, progressbar: bool,
+              kwargs: dict[str, Any]) -> Any:
+    import pymc as pm
+
+    extra = dict(kwargs)
+    if sampler == "pymc":
+        extra.setdefault("target_accept", target_accept)
+    else:
+        nuts_kw = dict(extra.pop("nuts_sampler_kwargs", {}) or {})
+        nuts_kw.setdefault("target_accept", target_accept)
+        extra["nuts_sampler_kwargs"] = nuts_kw
+    with built.model:
+        return pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed,
+                         nuts_sampler=sampler, progressbar=progressbar,
+                         compute_convergence_checks=False, **extra)
+
+
+def _add_posterior_vars(dt: Any, extra: dict[str, Any]) -> Any:
+    post = dt["posterior"].to_dataset().assign(extra)
+    dt["posterior"] = post
+    return dt
+
+
+def _add_data_groups(dt: Any, design: Design) -> Any:
+    """log_likelihood (pointwise, with Family.loglik) and constant_data."""
+    import xarray as xr
+
+    post = dt["posterior"].to_dataset()
+    c, d = post.sizes["chain"], post.sizes["draw"]
+    beta = np.asarray(post["beta"])
+    bs = [np.asarray(post[b_var(t.label)]) for t in design.reterms]
+    phi = _phi(post)
+    y, w = np.asarray(design.y), np.asarray(design.weights)
+    codes = [t.codes for t in design.reterms]
+    Xk = [np.asarray(t.X) for t in design.reterms]
+    ll = np.empty((c, d, design.nobs))
+    # One chain at a time keeps the (draws, n) intermediates small for large n.
+    for ch in range(c):
+        mu = mu_draws(design, beta[ch], [b[ch] for b in bs], np.asarray(design.X),
+                      np.asarray(design.offset), codes, Xk)
+        ll[ch] = design.family.loglik(y[None, :], mu, w[None, :], phi[ch][:, None])
+    coords = {"chain": post["chain"], "draw": post["draw"], OBS_DIM: np.arange(design.nobs)}
+    if "observed_data" not in dt.children:
+        # The marginal model's likelihood is a Potential, which PyMC does not record as data.
+        dt["observed_data"] = xr.Dataset({RESPONSE: ((OBS_DIM,), y)},
+                                         coords={OBS_DIM: np.arange(design.nobs)})
+    dt["log_likelihood"] = xr.Dataset(
+        {RESPONSE: (("chain", "draw", OBS_DIM), ll)}, coords=coords)
+
+    const: dict[str, Any] = {
+        "X": ((OBS_DIM, FIXEF_DIM), np.asarray(design.X)),
+        "weights": ((OBS_DIM,), w),
+        "offset": ((OBS_DIM,), np.asarray(design.offset)),
+    }
+    ccoords: dict[str, Any] = {OBS_DIM: np.arange(design.nobs),
+                               FIXEF_DIM: list(design.fixef_names)}
+    for t in design.reterms:
+        const[f"codes_{t.label}"] = ((OBS_DIM,), np.asarray(t.codes))
+        const[f"X_{t.label}"] = ((OBS_DIM, coef_dim(t.label)), np.asarray(t.X))
+        ccoords[coef_dim(t.label)] = list(t.cnames)
+    dt["constant_data"] = xr.Dataset(const, coords=ccoords)
+    return dt
+
+
+def _phi(post: Any) -> Any:
+    """Draws of the dispersion phi, shape (chain, draw)."""
+    if "sigma" in post:
+        return np.asarray(post["sigma"]) ** 2
+    if "phi" in post:
+        return np.asarray(post["phi"])
+    return np.ones((post.sizes["chain"], post.sizes["draw"]))
+
+
+def sample_prior_predictive(design: Design, draws: int = 500,
+                            priors: Priors | str | Mapping[str, Any] | None = None,
+                            random_seed: int | None = None) -> Any:
+    """Draws of the parameters and of y from the prior (groups ``prior``,
+    ``prior_predictive``, ``observed_data``).
+
+    Raises
+    ------
+    ModelError
+        With the ``flat`` preset, which has nothing to draw from.
+    """
+    import pymc as pm
+
+    built = build_model(design, priors)
+    with built.model:
+        return pm.sample_prior_predictive(draws, random_seed=random_seed)

@@ -89,9 +89,15 @@ def _pre(text: str) -> str:
 
 
 def _save_datatree(dt: Any, out: Path) -> str:
+    import warnings
+
     target = out / "posterior.zarr"
     try:
-        dt.to_zarr(target, mode="w")
+        with warnings.catch_warnings():
+            # zarr 3 notes that consolidated metadata is not in its format spec; xarray
+            # reads it back all the same.
+            warnings.simplefilter("ignore")
+            dt.to_zarr(target, mode="w")
         return target.name
     except Exception as err:  # optional storage backends: report, do not fail the run
         return f"(not written: {err})"
@@ -125,14 +131,16 @@ def write_report(cmp: Any, out: str | Path, data_path: str | None = None) -> Pat
     stored = _save_datatree(cmp.post.datatree, out)
 
     fit, post, design = cmp.fit, cmp.post, cmp.fit.design
-    warnings_list = list(getattr(fit, "messages", ())) + list(getattr(post, "warnings", ()))
+    opt = getattr(fit, "optsummary", None)
+    warnings_list = [str(m) for m in getattr(opt, "messages", ())]
+    warnings_list += [str(d) for d in getattr(post, "diagnostics", ())]
     warn_html = ("<ul>" + "".join(f'<li class="warn">{html.escape(str(w))}</li>'
                                   for w in warnings_list) + "</ul>") if warnings_list \
         else "<p>None.</p>"
-    priors = getattr(post, "priors_report", None)
-    priors_text = priors() if callable(priors) else str(priors or "")
-    sampler = getattr(post, "sampler_summary", None)
-    sampler_text = sampler() if callable(sampler) else str(sampler or "")
+    priors = getattr(post, "priors", None)
+    priors_text = priors.report() if hasattr(priors, "report") else str(priors or "")
+    record = getattr(post, "record", None)
+    sampler_text = "\n".join(f"{k}: {v}" for k, v in vars(record).items()) if record else ""
     body = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>hiermix: {html.escape(str(design.spec))}</title>
 <style>{_CSS}</style></head><body>

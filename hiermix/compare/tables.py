@@ -106,7 +106,12 @@ def _residual_param(fit: Any) -> str | None:
 def varcorr_table(fit: Any, post: Any, ci: float) -> pd.DataFrame:
     """Variance components keyed by (grp, var1, var2) as the frequentist ``varcorr``."""
     vc = fit.varcorr
-    wald = fit.varcorr_intervals(ci)
+    if hasattr(fit, "varcorr_intervals"):
+        wald = fit.varcorr_intervals(ci)
+    else:
+        from ..frequentist.wald import varcorr_intervals
+
+        wald = varcorr_intervals(fit, ci)
     rows = []
     for i in range(len(vc)):
         grp, var1, var2 = vc["grp"].iat[i], vc["var1"].iat[i], vc["var2"].iat[i]

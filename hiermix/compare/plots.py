@@ -42,47 +42,50 @@ def _varcorr_label(row: Any) -> str:
     return f"SD({row['var1']}) | {row['grp']}"
 
 
-def _forest_panel(ax: Any, labels: list[str], table: Any, title: str, ci: float) -> None:
-    y = np.arange(len(labels))[::-1].astype(float)
-    ml_lo = table["ml_lower"].to_numpy(dtype=float)
-    ml_hi = table["ml_upper"].to_numpy(dtype=float)
-    ml = table["ml"].to_numpy(dtype=float)
-    ax.hlines(y + 0.15, ml_lo, ml_hi, color=ML_COLOUR, lw=2)
-    ax.plot(ml, y + 0.15, "o", color=ML_COLOUR, label=f"ML (Wald {ci:.0%})")
-    ax.hlines(y - 0.15, table["post_lower"], table["post_upper"], color=POST_COLOUR, lw=2)
-    ax.plot(table["post_median"], y - 0.15, "s", color=POST_COLOUR,
-            label=f"posterior (median, {ci:.0%} ETI)")
-    if "boundary" in table:
-        for yi, b, m in zip(y, table["boundary"], ml, strict=True):
-            if b:
-                ax.annotate("boundary", (m, yi + 0.15), xytext=(4, 4),
-                            textcoords="offset points", fontsize=7, color=ML_COLOUR)
-    ax.set_yticks(y)
-    ax.set_yticklabels(labels)
-    ax.set_title(title)
+def _forest_row(ax: Any, label: str, row: Any, ci: float, first: bool) -> None:
+    """One parameter on its own x-axis: ML (Wald) above, posterior (median, ETI) below."""
+    ax.hlines(0.6, row["ml_lower"], row["ml_upper"], color=ML_COLOUR, lw=2.5)
+    ax.plot([row["ml"]], [0.6], "o", color=ML_COLOUR, label=f"ML, Wald {ci:.0%}")
+    ax.hlines(0.2, row["post_lower"], row["post_upper"], color=POST_COLOUR, lw=2.5)
+    ax.plot([row["post_median"]], [0.2], "s", color=POST_COLOUR,
+            label=f"posterior median, {ci:.0%} ETI")
+    if bool(row.get("boundary", False)):
+        ax.annotate("ML on the boundary: no Wald interval", (row["ml"], 0.6), xytext=(6, 2),
+                    textcoords="offset points", fontsize=7, color=ML_COLOUR)
+    ax.set_ylim(-0.1, 0.9)
+    ax.set_yticks([0.4])
+    ax.set_yticklabels([label])
+    ax.tick_params(axis="x", labelsize=8)
     ax.grid(axis="x", alpha=0.3)
+    if first:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
 
 
 def plot_forest(cmp: Any, path: Any = None) -> Any:
     """Fixed effects and variance components: ML interval beside the posterior interval.
 
-    Each panel holds parameters on one scale (coefficients; SDs; correlations) so that none is
-    squeezed by another's units.
+    Each parameter has its own x-axis, so coefficients and SDs on different scales stay
+    readable; groups (fixed effects, SDs, correlations) are titled.
     """
     vc = cmp.varcorr
-    panels = [("fixed effects", list(cmp.fixef.index), cmp.fixef)]
+    groups = [("fixed effects", [(str(n), r) for n, r in cmp.fixef.iterrows()])]
     sds = vc[vc["param"].isin(["sd", "sigma", "phi"])]
     if len(sds):
-        panels.append(("standard deviations and dispersion",
-                       [_varcorr_label(r) for _, r in sds.iterrows()], sds))
+        groups.append(("standard deviations and dispersion",
+                       [(_varcorr_label(r), r) for _, r in sds.iterrows()]))
     cors = vc[vc["param"] == "corr"]
     if len(cors):
-        panels.append(("correlations", [_varcorr_label(r) for _, r in cors.iterrows()], cors))
-    heights = [max(1.2, 0.45 * len(p[1]) + 0.8) for p in panels]
-    fig, axes = _figure(len(panels), 1, (8.0, sum(heights)))
-    for ax, (title, labels, table) in zip(axes[:, 0], panels, strict=True):
-        _forest_panel(ax, [str(s) for s in labels], table, title, cmp.ci)
-    axes[0, 0].legend(loc="best", fontsize=8)
+        groups.append(("correlations", [(_varcorr_label(r), r) for _, r in cors.iterrows()]))
+    n = sum(len(rows) for _, rows in groups)
+    fig, axes = _figure(n, 1, (9.0, 0.62 * n + 0.5 * len(groups) + 0.6))
+    i = 0
+    for title, rows in groups:
+        for j, (label, row) in enumerate(rows):
+            ax = axes[i, 0]
+            _forest_row(ax, label, row, cmp.ci, first=i == 0)
+            if j == 0:
+                ax.set_title(title, fontsize=10, loc="left")
+            i += 1
     fig.suptitle(str(cmp.fit.design.spec), fontsize=10)
     fig.tight_layout()
     return _save(fig, path)

@@ -17,6 +17,7 @@ Parameterisation (Bates et al. 2015, JSS): theta gives Lambda(theta) (see
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import warnings
 from typing import Any
@@ -123,8 +124,35 @@ def fit_lmm(design: Design, REML: bool = True, start: Any = None,
     # gain on them (measured: 25 ms single-threaded against 800 ms with two contending
     # threads for InstEval's 1,145 x 1,145 block on a shared 2-core machine).
     with _blas_limit(blas_threads):
-        opt = bobyqa(obj, x0, obj.lower)
+        opt = restart_edge(obj, bobyqa(obj, x0, obj.lower))
         return _finish(obj, design, opt, check_derivs, data_name)
+
+
+#: lme4's step for the one-sided derivative at a boundary (``optimizeLmer``, ``btol``).
+EDGE_STEP = 1e-5
+
+
+def restart_edge(obj: LmmObjective, opt: OptSummary) -> OptSummary:
+    """lme4's ``restart_edge``: if a theta that ended on its bound 0 would lower the criterion
+    by moving off it (one-sided difference, step 1e-5), optimise again from there.
+
+    BOBYQA can stop on the boundary short of an interior optimum; lme4 restarts once.
+    """
+    at_edge = np.flatnonzero((obj.lower == 0) & (opt.final == 0))
+    if at_edge.size == 0:
+        return opt
+    slopes = []
+    for i in at_edge:
+        th = opt.final.copy()
+        th[i] = EDGE_STEP
+        slopes.append((obj(th) - opt.fmin) / EDGE_STEP)
+    if min(slopes) >= 0:
+        return opt
+    again = bobyqa(obj, opt.final, obj.lower)
+    best = again if again.fmin <= opt.fmin else opt
+    return dataclasses.replace(best, initial=opt.initial, feval=opt.feval + again.feval
+                               + at_edge.size, seconds=opt.seconds + again.seconds,
+                               restarts=opt.restarts + 1)
 
 
 @functools.cache
@@ -154,5 +182,5 @@ def _finish(obj: LmmObjective, design: Design, opt: OptSummary, check_derivs: bo
         for msg in conv:
             warnings.warn(msg, ConvergenceWarning, stacklevel=3)
         messages += conv
-    opt = OptSummary(**{**opt.__dict__, "messages": tuple(messages)})
+    opt = dataclasses.replace(opt, messages=tuple(messages))
     return LmerResult.from_factor(obj, obj.factor(theta), opt, singular, data_name)

@@ -50,6 +50,8 @@ class OptSummary:
         nlopt's result (``NLOPT_XTOL_REACHED`` ...).
     messages : tuple of str
         Convergence warnings and notes from the post-fit checks.
+    restarts : int
+        Restarts from the boundary (lme4's ``restart_edge``).
     """
 
     optimizer: str
@@ -63,10 +65,12 @@ class OptSummary:
     ftol_abs: float
     return_code: str
     messages: tuple[str, ...] = field(default=())
+    restarts: int = 0
 
     def __str__(self) -> str:
         return (f"{self.optimizer}: {self.feval} evaluations in {self.seconds:.3g} s, "
                 f"fmin = {self.fmin:.10g}, {self.return_code}"
+                + (f", {self.restarts} restart(s) from the boundary" if self.restarts else "")
                 + "".join(f"\n  {m}" for m in self.messages))
 
 

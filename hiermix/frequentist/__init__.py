@@ -11,7 +11,16 @@ Stages (one module each)::
     summary.py    lme4's summary() text
     simulate.py   responses from given parameters
 
-Generalised linear mixed models (``glmer``) are not available yet.
+Generalised linear mixed models (``glmer``), holding the LMM machinery as their local
+approximation::
+
+    reweight.py     the Gram matrix rebuilt for PIRLS's working weights
+    pirls.py        PIRLS: conditional modes u for given theta, beta, phi
+    laplace.py      the Laplace criterion over (theta, beta, [log phi])
+    agq.py          adaptive Gauss-Hermite quadrature (one scalar term)
+    glmm.py         the driver (GLM start, nAGQ = 0 stage, joint stage, Hessian)
+    glmm_result.py  GlmerResult, the LmerResult extractors for a GLMM
+    glmm_summary.py lme4's summary() text for a glmerMod
 """
 
 from __future__ import annotations
@@ -25,6 +34,8 @@ from ..design import Design
 from ..errors import ModelError
 from ..spec import ModelSpec
 from .checks import ConvergenceWarning
+from .glmm import fit_glmm
+from .glmm_result import GlmerResult
 from .lmm import LmmObjective, fit_lmm
 from .optimizer import OptSummary
 from .result import LmerResult
@@ -32,28 +43,28 @@ from .simulate import simulate, theta_from_varcorr
 
 
 def fit(design: Design, REML: bool = True, nAGQ: int = 1, **kwargs: Any) -> LmerResult:
-    """Fit a design by (RE)ML: gaussian with identity link goes to the LMM engine.
+    """Fit a design: gaussian with the identity link goes to the LMM engine (lmer), every
+    other family or link to the GLMM engine (glmer; REML does not apply there).
 
     Parameters
     ----------
     design : Design
     REML : bool
     nAGQ : int
-        Only meaningful for GLMMs; must be 1 for a linear mixed model.
+        GLMMs: 0, 1 (Laplace) or up to 25 quadrature nodes; must be 1 for a linear mixed model.
     **kwargs
-        ``start``, ``check_derivs``, ``data_name``: see :func:`hiermix.frequentist.lmm.fit_lmm`.
+        See :func:`hiermix.frequentist.lmm.fit_lmm` and
+        :func:`hiermix.frequentist.glmm.fit_glmm`.
 
     Raises
     ------
     ModelError
-        Non-gaussian families or links (GLMMs are not available yet), nAGQ != 1.
+        nAGQ != 1 for a linear mixed model; a bad nAGQ for a GLMM.
     """
     fam = design.family
     if fam.name != "gaussian" or fam.link.name != "identity":
-        raise ModelError(f"generalised linear mixed models ({fam.name} family, "
-                         f"{fam.link.name} link) are not available yet in the frequentist "
-                         "engine; only gaussian models with the identity link (lmer) can be "
-                         "fitted")
+        # GLMMs have no REML criterion (lme4's glmer has none): REML is not used for them.
+        return fit_glmm(design, nAGQ=nAGQ, **kwargs)
     if nAGQ != 1:
         raise ModelError(f"nAGQ = {nAGQ} applies to GLMMs only; a linear mixed model's "
                          "likelihood is exact (use nAGQ = 1)")
@@ -89,13 +100,56 @@ def lmer(formula: str | ModelSpec, data: pd.DataFrame | Mapping[str, Sequence[An
     return fit(model.design, REML=REML, **kwargs)
 
 
+def glmer(formula: str | ModelSpec, data: pd.DataFrame | Mapping[str, Sequence[Any]],
+          family: Any = "binomial", link: Any = None, nAGQ: int = 1, weights: Any = None,
+          offset: Any = None, na_action: str = "omit", **kwargs: Any) -> GlmerResult:
+    """Fit a generalised linear mixed model from an lme4 formula (lme4's ``glmer``).
+
+    Parameters
+    ----------
+    formula : str or ModelSpec
+        e.g. ``"cbind(incidence, size - incidence) ~ period + (1 | herd)"``.
+    data : DataFrame or mapping of columns
+    family : str or Family
+        ``binomial``, ``poisson``, ``Gamma``, ``inverse.gaussian`` or ``gaussian`` (with a
+        non-identity link).
+    link : str or None
+        The family's default link when None.
+    nAGQ : int
+        0 (beta inside PIRLS), 1 (Laplace, default) or 2..25 (adaptive Gauss-Hermite
+        quadrature; one scalar random-effects term).
+    weights, offset : column name, array-like or None
+        Prior weights (binomial: trials for proportions) and an offset added to eta.
+    na_action : {"omit", "raise"}
+    **kwargs
+        ``start``, ``check_derivs``, ``use_hessian``, ``fisher``, ``data_name``: see
+        :func:`hiermix.frequentist.glmm.fit_glmm`.
+
+    Returns
+    -------
+    GlmerResult
+        A gaussian family with the identity link is a linear mixed model and gives the
+        :class:`LmerResult` of an ML fit, as lme4's ``glmer`` hands it to ``lmer``.
+    """
+    from ..model import Model
+
+    model = Model(formula, data, family=family, link=link, weights=weights, offset=offset,
+                  na_action=na_action, data_name=kwargs.pop("data_name", None))
+    if model.design.family.is_lmm:
+        return fit(model.design, REML=False, **kwargs)  # type: ignore[return-value]
+    return fit_glmm(model.design, nAGQ=nAGQ, **kwargs)
+
+
 __all__ = [
     "ConvergenceWarning",
+    "GlmerResult",
     "LmerResult",
     "LmmObjective",
     "OptSummary",
     "fit",
+    "fit_glmm",
     "fit_lmm",
+    "glmer",
     "lmer",
     "simulate",
     "theta_from_varcorr",

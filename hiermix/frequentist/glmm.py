@@ -1,0 +1,282 @@
+"""Fitting a generalised linear mixed model: the visible stages of lme4's ``glmer``.
+
+::
+
+    design -> GLM start (IRLS, theta = 0) -> stage 0: bobyqa over (theta, [log phi]),
+              beta inside PIRLS (lme4's nAGQ = 0) -> joint stage: bobyqa over
+              (theta, beta, [log phi]) on the Laplace / AGQ criterion -> finite-difference
+              Hessian (standard errors, convergence checks) -> GlmerResult
+
+Model and criterion: :mod:`hiermix.frequentist.pirls` and :mod:`hiermix.frequentist.laplace`.
+theta gives Lambda(theta), the Cholesky factor of each term's random-effects covariance (not
+relative to a residual scale); b = Lambda u; phi is the dispersion, a parameter of the
+likelihood, estimated jointly with theta and beta for the families that have one (the true
+maximum likelihood of glmmTMB, not lme4's moment estimate).
+
+Standard errors of beta come from the Hessian H of -2 log L over (theta, beta, [log phi]) by
+central differences (lme4's ``use.hessian = TRUE``): vcov(beta) is the beta block of
+2 H^{-1}. When H is not positive definite, or the derivatives are skipped, lme4's fallback is
+used: (R_X' R_X)^{-1} from the PIRLS system with X at the estimates.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import scipy.linalg as sla
+
+from ..design import Design
+from ..errors import ConvergenceError, ModelError
+from .blocked import BlockedCholesky
+from .checks import (
+    SINGULAR_MESSAGE,
+    ConvergenceWarning,
+    Derivatives,
+    convergence_messages,
+    deriv12,
+    is_singular,
+)
+from .glmm_result import GlmerResult
+from .laplace import GlmmObjective
+from .lmm import _blas_limit
+from .optimizer import OptSummary, bobyqa
+from .pirls import PirlsError, PirlsState
+
+#: As for lmer: the finite-difference Hessian (and so the Hessian-based standard errors) is
+#: skipped above this many observations unless asked for, as lme4's ``calc.derivs``.
+DERIV_CHECK_MAX_NOBS = 10_000
+
+#: Finite-difference step for the Hessian, in the whitened coordinates of the joint stage
+#: (beta in units of its standard error): large enough that rounding in the criterion
+#: (about 1e-10 absolute) stays far below the second differences.
+DERIV_DELTA = 1e-3
+
+
+def _initial_mu(design: Design) -> np.ndarray:
+    """R's ``family$initialize`` starting means, shape (n,)."""
+    fam, y, wt = design.family, design.y, design.weights
+    if fam.name == "binomial":
+        return (wt * y + 0.5) / (wt + 1.0)
+    if fam.name == "poisson":
+        return y + 0.1
+    mu = y.astype(float).copy()
+    eta = fam.linkfun(mu) if np.all(mu > 0) or fam.link.name == "identity" else None
+    if eta is None or not np.all(np.isfinite(eta)) or not fam.link.valid_eta(eta):
+        mu = np.full_like(mu, max(float(np.mean(y)), 1e-3) if fam.name != "gaussian"
+                          else float(np.mean(y)))
+    return mu
+
+
+def glm_start(obj: GlmmObjective) -> tuple[np.ndarray, float]:
+    """beta and phi of the GLM without random effects (IRLS from R's starting means).
+
+    phi is the Pearson estimate sum(a (y - mu)^2 / V(mu)) / (n - p), 1 without dispersion.
+
+    Raises
+    ------
+    ConvergenceError
+        The GLM's IRLS failed.
+    """
+    d = obj.design
+    fam = d.family
+    eta0 = fam.linkfun(_initial_mu(d))
+    try:
+        st = obj.pirls.fit(np.zeros(obj.n_theta), np.zeros(obj.p), 1.0, with_beta=True,
+                           eta0=eta0)
+    except PirlsError as exc:
+        raise ConvergenceError(f"the GLM fit that provides starting values failed: {exc}; "
+                               "give starting values with start=") from exc
+    phi = 1.0
+    if obj.dispersion:
+        r2 = d.weights * (d.y - st.mu) ** 2 / fam.variance(st.mu)
+        phi = float(np.sum(r2) / max(d.nobs - d.p, 1))
+    return st.beta, phi
+
+
+def rx_vcov(obj: GlmmObjective, st: PirlsState) -> np.ndarray:
+    """lme4's fallback vcov of beta, (R_X' R_X)^{-1} (p, p), from PIRLS with X at a state."""
+    fam = obj.family
+    me = fam.mu_eta(st.eta)
+    w = obj.pirls.wt * me**2 / (st.phi * fam.variance(st.mu))
+    chol = BlockedCholesky(obj.pirls.wgram.build(w, w, True))
+    f = chol.update(st.theta)
+    if not f.ok:
+        return np.full((obj.p, obj.p), np.nan)
+    mz, p = chol.gram.m_z, obj.p
+    RXinv = sla.solve_triangular(f.LR[mz:mz + p, mz:mz + p], np.eye(p), lower=True)
+    return RXinv.T @ RXinv
+
+
+def _hessian_vcov(H: np.ndarray, beta_idx: slice) -> np.ndarray | None:
+    """The beta block of 2 H^{-1}, or None when H is not positive definite."""
+    try:
+        c = sla.cho_factor(0.5 * (H + H.T))
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    V = 2.0 * sla.cho_solve(c, np.eye(H.shape[0]))
+    return V[beta_idx, beta_idx]
+
+
+def fit_glmm(design: Design, nAGQ: int = 1, start: dict[str, Any] | None = None,
+             check_derivs: bool | None = None, use_hessian: bool = True, fisher: bool = False,
+             data_name: str | None = None, blas_threads: int | None = 1) -> GlmerResult:
+    """Fit a GLMM by maximum likelihood (Laplace, AGQ, or lme4's nAGQ = 0).
+
+    Parameters
+    ----------
+    design : Design
+    nAGQ : int
+        0: stage 0 only (beta from PIRLS); 1: Laplace; 2..25: adaptive Gauss-Hermite
+        quadrature (one scalar random-effects term).
+    start : dict or None
+        Optional ``theta`` (n_theta,), ``beta`` (p,), ``phi`` (float) to start from.
+    check_derivs : bool or None
+        Compute the finite-difference Hessian (standard errors, convergence checks); None
+        does so up to ``DERIV_CHECK_MAX_NOBS`` observations.
+    use_hessian : bool
+        Standard errors from the Hessian (lme4's default) or from R_X.
+    fisher : bool
+        Fisher weights in log|L|^2 for non-canonical links (lme4's approximation).
+    data_name : str or None
+    blas_threads : int or None
+        BLAS threads while fitting (None leaves the library's setting); the dense blocks
+        are small, and threads cost more than they gain on them.
+
+    Returns
+    -------
+    GlmerResult
+
+    Raises
+    ------
+    ModelError
+        Bad nAGQ or start.
+    ConvergenceError
+        PIRLS fails at the estimates.
+
+    Warns
+    -----
+    ConvergenceWarning
+        A gradient or Hessian check failed, or the Hessian is not positive definite.
+    """
+    data_name = data_name or getattr(design, "data_name", "") or None
+    with _blas_limit(blas_threads):
+        return _fit(design, nAGQ, start, check_derivs, use_hessian, fisher, data_name)
+
+
+def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: bool | None,
+         use_hessian: bool, fisher: bool, data_name: str | None) -> GlmerResult:
+    obj = GlmmObjective(design, nAGQ=max(int(nAGQ), 1) if nAGQ != 0 else 1, fisher=fisher)
+    start = dict(start or {})
+    unknown = set(start) - {"theta", "beta", "phi"}
+    if unknown:
+        raise ModelError(f"unknown entries in start: {sorted(unknown)}; use theta, beta, phi")
+    beta0, phi0 = glm_start(obj)
+    if "beta" in start:
+        beta0 = _vector(start["beta"], obj.p, "beta")
+    if "phi" in start:
+        phi0 = float(start["phi"])
+        if not phi0 > 0:
+            raise ModelError(f"start phi must be positive; got {phi0!r}")
+    theta0 = (_vector(start["theta"], obj.n_theta, "theta") if "theta" in start
+              else obj.start_theta)
+    obj.beta0 = beta0
+    tail = [np.log(phi0)] if obj.dispersion else []
+
+    x0 = np.concatenate([theta0, tail])
+    opt0 = bobyqa(obj.stage0, x0, obj.lower(False))
+    obj.state = None
+    if not np.isfinite(obj.stage0(opt0.final)):
+        raise ConvergenceError("PIRLS failed at the nAGQ = 0 estimates")
+    st0 = obj.state
+    assert st0 is not None
+    theta, beta, phi = opt0.final[:obj.n_theta], st0.beta, st0.phi
+    opt = opt0
+    k, p = obj.n_theta, obj.p
+    # The joint stage works in whitened coordinates for beta, beta = beta_0 + C z with
+    # C C' the R_X covariance at the nAGQ = 0 estimates: the criterion is then about equally
+    # curved in every direction, which BOBYQA and the finite differences both need (an
+    # uncentred covariate such as VerbAgg's Anger otherwise leaves a long, flat valley).
+    scale = np.eye(k + p + (1 if obj.dispersion else 0))
+    origin = np.zeros(scale.shape[0])
+    if nAGQ != 0:
+        V0 = rx_vcov(obj, st0)
+        try:
+            C = np.linalg.cholesky(0.5 * (V0 + V0.T))
+        except np.linalg.LinAlgError:
+            C = np.diag(np.sqrt(np.clip(np.abs(np.diag(V0)), 1e-12, None)))
+        if not np.all(np.isfinite(C)):
+            C = np.eye(p)
+        scale[k:k + p, k:k + p] = C
+        origin[k:k + p] = beta
+
+        def joint(xz: np.ndarray) -> float:
+            return obj(origin + scale @ xz)
+
+        z0 = np.concatenate([theta, np.zeros(p), [np.log(phi)] if obj.dispersion else []])
+        step = np.concatenate([np.maximum(0.1 * np.abs(theta), 0.05), np.full(p, 0.5),
+                               [0.1] if obj.dispersion else []])
+        opt = bobyqa(joint, z0, obj.lower(True), initial_step=step)
+        opt = replace(opt, feval=opt.feval + opt0.feval, seconds=opt.seconds + opt0.seconds,
+                      optimizer=f"nlopt BOBYQA (nAGQ = 0 stage: {opt0.feval} evaluations; "
+                                "joint stage, beta whitened)",
+                      initial=origin + scale @ opt.initial, final=origin + scale @ opt.final)
+        fun_z = joint
+    else:
+        fun_z = obj.stage0
+    xf = opt.final
+    zf = np.linalg.solve(scale, xf - origin)
+    theta = xf[:k]
+    fun = obj if nAGQ != 0 else obj.stage0
+    messages: list[str] = []
+    singular = is_singular(theta, obj.lower_theta)
+    if singular:
+        messages.append(SINGULAR_MESSAGE)
+    if check_derivs is None:
+        check_derivs = design.nobs <= DERIV_CHECK_MAX_NOBS
+    vcov_beta = None
+    if check_derivs:
+        dz = deriv12(fun_z, zf, fun_z(zf), delta=DERIV_DELTA)
+        # Back to (theta, beta, [log phi]): g = S^{-T} g_z, H = S^{-T} H_z S^{-1}.
+        Sinv = np.linalg.inv(scale)
+        derivs = Derivatives(Sinv.T @ dz.gradient, Sinv.T @ dz.hessian @ Sinv)
+        interior = np.concatenate([~((obj.lower_theta == 0) & (theta < 1e-4)),
+                                   np.ones(xf.size - k, dtype=bool)])
+        if np.all(np.isfinite(derivs.hessian)) and np.all(np.isfinite(derivs.gradient)):
+            conv = convergence_messages(derivs, interior)
+        else:
+            conv = ["unable to evaluate the Hessian: the criterion is undefined next to "
+                    "the estimates"]
+            derivs = None
+        if nAGQ != 0 and use_hessian and derivs is not None:
+            vcov_beta = _hessian_vcov(derivs.hessian, slice(k, k + p))
+            if vcov_beta is None:
+                conv.append("Hessian of the Laplace criterion is not positive definite: "
+                            "standard errors from R_X (PIRLS) instead")
+        for msg in conv:
+            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+        messages += conv
+    obj.state = None
+    fmin = fun(xf)
+    if not np.isfinite(fmin):
+        raise ConvergenceError("PIRLS failed at the estimates")
+    st = obj.state
+    assert st is not None
+    vcov_source = "hessian"
+    if vcov_beta is None:
+        vcov_beta, vcov_source = rx_vcov(obj, st), "pirls"
+    opt = replace(opt, fmin=fmin, messages=tuple(messages))
+    return GlmerResult.from_state(obj, st, opt, singular, vcov_beta, vcov_source, nAGQ,
+                                  data_name)
+
+
+def _vector(x: Any, size: int, name: str) -> np.ndarray:
+    v = np.asarray(x, dtype=float).ravel()
+    if v.size != size:
+        raise ModelError(f"start {name} has {v.size} values; the model has {size}")
+    return v
+
+
+__all__ = ["DERIV_CHECK_MAX_NOBS", "OptSummary", "fit_glmm", "glm_start", "rx_vcov"]

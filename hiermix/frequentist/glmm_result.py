@@ -1,0 +1,255 @@
+"""The immutable result of a GLMM fit (lme4's ``glmerMod``), sharing the LMM's extractors.
+
+Parameterisation (see :mod:`hiermix.frequentist.pirls`): theta gives Lambda_k, the Cholesky
+factor of term k's random-effects covariance itself (no residual scale), so the covariance of
+one level's b_k is Lambda_k Lambda_k'. ``sigma`` is sqrt(phi) for families with a dispersion
+and 1 otherwise; the varcorr Residual row holds phi (variance) and sqrt(phi), as lme4 prints
+it, and is absent for binomial and poisson. ``objective`` is -2 log L with every normalising
+constant (the Laplace or AGQ approximation). Conditional variances of b are
+Lambda_k B_kg Lambda_k' with B the diagonal blocks of (Lambda' Z' W Z Lambda + I)^{-1} at the
+modes, W the Fisher weights (lme4's ``condVar``).
+
+Everything not specific to GLMMs (ranef, coef, ngrps, nobs, aic, bic, ...) is inherited from
+:class:`~hiermix.frequentist.result.LmerResult`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..covariance import cov_from_theta, lambda_from_theta
+from ..errors import DataError
+from ..naming import RESIDUAL, corr_pairs
+from .optimizer import OptSummary
+from .result import LmerResult, _frozen, _with_random, random_part
+
+if TYPE_CHECKING:
+    from .laplace import GlmmObjective
+    from .pirls import PirlsState
+
+GLMM_RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")
+
+
+@dataclass(frozen=True, eq=False)
+class GlmerResult(LmerResult):
+    """A fitted generalised linear mixed model. Immutable; arrays are read-only.
+
+    Attributes (beyond :class:`LmerResult`'s)
+    ----------------------------------------
+    nAGQ : int
+        0 (beta from PIRLS), 1 (Laplace) or the number of quadrature nodes.
+    phi : float
+        Dispersion (1 for binomial and poisson).
+    eta, mu : ndarray, shape (n,)
+        Linear predictor and mean at the conditional modes.
+    vcov_beta : ndarray, shape (p, p)
+        Covariance of beta-hat.
+    vcov_source : str
+        ``"hessian"`` (2 H^{-1} of -2 log L over theta, beta, [log phi]) or ``"pirls"``
+        ((R_X' R_X)^{-1}).
+    fisher : bool
+        Whether log|L|^2 used Fisher weights for a non-canonical link.
+    """
+
+    nAGQ: int = 1
+    phi: float = 1.0
+    eta: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    mu: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    vcov_beta: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
+    vcov_source: str = "hessian"
+    fisher: bool = False
+
+    @classmethod
+    def from_state(cls, obj: GlmmObjective, st: PirlsState, opt: OptSummary, singular: bool,
+                   vcov_beta: np.ndarray, vcov_source: str, nAGQ: int,
+                   data_name: str | None = None) -> GlmerResult:
+        """Build the result from the objective and the PIRLS state at the estimates."""
+        f = st.factor
+        return cls(design=obj.design, REML=False, theta=_frozen(st.theta),
+                   beta=_frozen(st.beta), u=tuple(_frozen(x) for x in st.u),
+                   b=tuple(_frozen(x) for x in st.b), sigma=float(np.sqrt(st.phi)),
+                   objective=opt.fmin, pwrss=st.pdev, ldL2=f.ldL2, ldRX2=f.ldRX2,
+                   vcov_unscaled=_frozen(vcov_beta), optsummary=opt, is_singular=singular,
+                   data_name=data_name, _objective_fn=obj, _factor=st, nAGQ=nAGQ,
+                   phi=st.phi, eta=_frozen(st.eta), mu=_frozen(st.mu),
+                   vcov_beta=_frozen(vcov_beta), vcov_source=vcov_source,
+                   fisher=not obj.observed)
+
+    @property
+    def family(self) -> Any:
+        return self.design.family
+
+    # -- sizes and criteria ----------------------------------------------------------------
+    @property
+    def df(self) -> int:
+        """Number of parameters: p, n_theta and, with a dispersion, phi."""
+        return self.design.p + self.theta.size + (1 if self.family.has_dispersion else 0)
+
+    @property
+    def deviance(self) -> float:
+        """-2 log L, as lme4's summary prints for a GLMM."""
+        return self.objective
+
+    @property
+    def reml_crit(self) -> None:
+        return None
+
+    # -- fixed effects ---------------------------------------------------------------------
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance of beta-hat (p, p), from the Hessian or R_X (see ``vcov_source``)."""
+        names = list(self.design.fixef_names)
+        return pd.DataFrame(np.array(self.vcov_beta), index=names, columns=names)
+
+    @property
+    def fixef_se(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self.vcov_beta)), index=list(self.design.fixef_names),
+                         name="se")
+
+    # -- variance components ---------------------------------------------------------------
+    @property
+    def varcorr(self) -> pd.DataFrame:
+        """R's ``as.data.frame(VarCorr(fit))``; a Residual row (phi, sqrt(phi)) only for
+        families with a dispersion."""
+        rows: list[tuple[Any, ...]] = []
+        for t, th in zip(self.design.reterms, self._theta_blocks(), strict=True):
+            cov = cov_from_theta(th, t.q)
+            sd = np.sqrt(np.diag(cov))
+            for j, name in enumerate(t.cnames):
+                rows.append((t.label, name, None, cov[j, j], sd[j]))
+            for a, bname in corr_pairs(t.cnames):
+                i, j = t.cnames.index(a), t.cnames.index(bname)
+                den = sd[i] * sd[j]
+                rows.append((t.label, a, bname, cov[i, j], cov[i, j] / den if den > 0 else 0.0))
+        if self.family.has_dispersion:
+            rows.append((RESIDUAL, None, None, self.phi, float(np.sqrt(self.phi))))
+        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+
+    @cached_property
+    def _condvar_blocks(self) -> tuple[np.ndarray, ...]:
+        st = self._factor
+        blocks = st.chol.inverse_diag_blocks(st.factor)
+        out = []
+        for lam, B in zip(st.factor.lambdas, blocks, strict=True):
+            v = np.einsum("ij,gjk,lk->gil", lam, B, lam)
+            v.flags.writeable = False
+            out.append(v)
+        return tuple(out)
+
+    # -- fitted values and residuals -------------------------------------------------------
+    @cached_property
+    def _fitted(self) -> np.ndarray:
+        return self.mu
+
+    @property
+    def fitted(self) -> np.ndarray:
+        """mu = g^{-1}(X beta + Z b + offset), shape (n,) (lme4's ``fitted``)."""
+        return self.mu
+
+    def residuals(self, type: str = "deviance") -> np.ndarray:
+        """Residuals (n,): ``"deviance"`` (lme4's default), ``"pearson"``, ``"response"``
+        or ``"working"``."""
+        if type not in GLMM_RESIDUAL_TYPES:
+            raise DataError(f"unknown residual type {type!r}; choose one of "
+                            f"{GLMM_RESIDUAL_TYPES}")
+        d, fam, mu = self.design, self.family, self.mu
+        r = d.y - mu
+        if type == "response":
+            return r
+        if type == "working":
+            return r / fam.mu_eta(self.eta)
+        if type == "pearson":
+            return r * np.sqrt(d.weights / fam.variance(mu))
+        return np.sign(r) * np.sqrt(np.maximum(fam.dev_resids(d.y, mu, d.weights), 0.0))
+
+    # -- printing --------------------------------------------------------------------------
+    def summary(self) -> str:
+        """lme4's ``summary(fit)`` of a ``glmerMod`` as text."""
+        from .glmm_summary import format_glmm_summary
+
+        return format_glmm_summary(self)
+
+    def __repr__(self) -> str:
+        grps = ", ".join(f"{k}: {v}" for k, v in self.ngrps.items())
+        sing = ", singular" if self.is_singular else ""
+        return (f"<GlmerResult {self.design.spec} | {self.family} nAGQ={self.nAGQ} | "
+                f"-2 log L {self.objective:.4f}, n={self.nobs}, groups {{{grps}}}{sing}>")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return ("<div class='hiermix-glmer'><pre>" + html.escape(self.summary())
+                + "</pre></div>")
+
+    # -- prediction, simulation, refitting -------------------------------------------------
+    def predict(self, newdata: Any = None, re_form: Any = None,  # type: ignore[override]
+                allow_new_levels: bool = False, type: str = "link") -> np.ndarray:
+        """Predictions (lme4's ``predict.merMod``), shape (m,).
+
+        Parameters
+        ----------
+        newdata : DataFrame or None
+            None predicts the fitted data.
+        re_form : None, "NA" or "~0"
+            None includes every random-effects term; "NA" / "~0" gives X beta + offset.
+        allow_new_levels : bool
+            New levels get b = 0; when False they raise :class:`NewLevelError`.
+        type : {"link", "response"}
+        """
+        if type not in ("link", "response"):
+            raise DataError(f"unknown prediction type {type!r}; use 'link' or 'response'")
+        with_random = _with_random(re_form)
+        d = self.design
+        if newdata is None:
+            eta = np.array(self.eta) if with_random else d.X @ self.beta + d.offset
+        else:
+            nd = d.encode_new(newdata, allow_new_levels=allow_new_levels,
+                              with_random=with_random)
+            eta = nd.X @ self.beta + nd.offset
+            if with_random:
+                eta = eta + random_part(d, self.b, nd.codes, nd.Xk)
+        return self.family.linkinv(eta) if type == "response" else eta
+
+    def simulate(self, nsim: int = 1, seed: Any = None,
+                 newparams: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Responses drawn from the fitted model with new random effects (lme4's ``simulate``).
+
+        ``newparams`` may replace ``beta``, ``theta`` and ``phi``. Binomial responses are
+        proportions of the trials (the design's weights), as the design's y.
+
+        Returns
+        -------
+        DataFrame, shape (n, nsim), columns ``sim_1`` ...
+        """
+        params: dict[str, Any] = {"beta": self.beta, "theta": self.theta, "phi": self.phi}
+        params.update(newparams or {})
+        d = self.design
+        beta = np.asarray(params["beta"], dtype=float).ravel()
+        theta = np.asarray(params["theta"], dtype=float).ravel()
+        if beta.size != d.p or theta.size != d.n_theta:
+            raise DataError(f"newparams need beta of size {d.p} and theta of size {d.n_theta}")
+        rng = np.random.default_rng(seed)
+        lams, start = [], 0
+        for t in d.reterms:
+            lams.append(lambda_from_theta(theta[start:start + t.n_theta], t.q))
+            start += t.n_theta
+        fixed = d.X @ beta + d.offset
+        sims = np.empty((d.nobs, nsim))
+        for s in range(nsim):
+            b = tuple(rng.standard_normal((t.nlevels, t.q)) @ lam.T
+                      for t, lam in zip(d.reterms, lams, strict=True))
+            mu = self.family.linkinv(fixed + random_part(d, b))
+            sims[:, s] = self.family.sample(mu, d.weights, float(params["phi"]), rng)
+        return pd.DataFrame(sims, columns=[f"sim_{i + 1}" for i in range(nsim)])
+
+    def refit(self, new_response: Any) -> GlmerResult:
+        """The same model fitted to a new response (n,) (lme4's ``refit``)."""
+        from .glmm import fit_glmm
+
+        return fit_glmm(self.design.with_response(new_response), nAGQ=self.nAGQ,
+                        fisher=self.fisher, data_name=self.data_name)

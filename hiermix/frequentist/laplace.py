@@ -1,0 +1,167 @@
+"""The Laplace (and adaptive quadrature) criterion of a GLMM as a function of its parameters.
+
+Model: see :mod:`hiermix.frequentist.pirls`. With u*(theta, beta, phi) the conditional modes
+and L the Cholesky factor of Lambda' Z' W Z Lambda + I at the mode, the Laplace approximation
+of the marginal deviance is
+
+    -2 log L(theta, beta, phi) = -2 sum_i log p(y_i | mu_i(u*), phi) + ||u*||^2 + log|L|^2.
+
+Every normalising constant of the family's density is kept (``family.loglik``), so the value is
+a true log-likelihood, comparable with a GLM's and across nAGQ. W holds the curvature of
+-log p(y_i | eta_i): for canonical links this is the Fisher weight that lme4 uses; otherwise
+the exact Hessian is used (as glmmTMB's Laplace does) unless ``fisher=True``. For a single
+scalar term, nAGQ > 1 adds the adaptive quadrature correction of :mod:`hiermix.frequentist.agq`.
+
+Two parameter vectors, as lme4's two optimisation stages:
+
+* stage 0 (lme4's nAGQ = 0): x = (theta, [log phi]); beta is updated inside PIRLS with u;
+* joint stage: x = (theta, beta, [log phi]); PIRLS updates u only.
+
+phi is a parameter of the likelihood for families with a dispersion (gaussian with a
+non-identity link, gamma, inverse gaussian), optimised on the log scale; binomial and poisson
+have phi = 1 and no such entry. PIRLS starts from the previous evaluation's modes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..covariance import initial_theta, lower_bounds
+from ..design import Design
+from .agq import agq_correction, check_agq
+from .pirls import CANONICAL, Pirls, PirlsError, PirlsState, observed_weights
+
+
+class GlmmObjective:
+    """-2 log L of a GLMM (Laplace, or AGQ for nAGQ > 1) over theta, beta and phi.
+
+    Parameters
+    ----------
+    design : Design
+    nAGQ : int
+        0 or 1: Laplace; > 1: adaptive Gauss-Hermite quadrature (one scalar term).
+    fisher : bool
+        Use Fisher weights in log|L|^2 for every link (lme4's approximation); by default the
+        exact Hessian is used where the two differ (non-canonical links).
+
+    Attributes
+    ----------
+    pirls : Pirls
+    n_theta, p : int
+    dispersion : bool
+        Whether phi is estimated (and x ends with log phi).
+    lower_theta : ndarray, shape (n_theta,)
+    start_theta : ndarray, shape (n_theta,)
+    state : PirlsState or None
+        The modes at the last evaluation (warm start for the next).
+    """
+
+    def __init__(self, design: Design, nAGQ: int = 1, fisher: bool = False) -> None:
+        check_agq(design, nAGQ)
+        self.design = design
+        self.family = design.family
+        self.nAGQ = int(nAGQ)
+        self.pirls = Pirls(design)
+        self.n_theta = design.n_theta
+        self.p = design.p
+        self.dispersion = bool(self.family.has_dispersion)
+        self.observed = (not fisher
+                         and (self.family.name, self.family.link.name) not in CANONICAL)
+        self.lower_theta = np.concatenate([lower_bounds(t.q) for t in design.reterms])
+        self.start_theta = np.concatenate([initial_theta(t.q) for t in design.reterms])
+        self.state: PirlsState | None = None
+        self.beta0 = np.zeros(self.p)
+        self.feval = 0
+
+    # -- parameter vectors -----------------------------------------------------------------
+    def split(self, x: np.ndarray, with_beta: bool
+              ) -> tuple[np.ndarray, np.ndarray | None, float]:
+        """theta, beta (None in stage 0) and phi from a parameter vector."""
+        k = self.n_theta
+        theta = x[:k]
+        beta = x[k:k + self.p] if with_beta else None
+        phi = float(np.exp(x[-1])) if self.dispersion else 1.0
+        return theta, beta, phi
+
+    def lower(self, with_beta: bool) -> np.ndarray:
+        """Bounds of the parameter vector: lme4's on theta, none on beta and log phi."""
+        free = (self.p if with_beta else 0) + (1 if self.dispersion else 0)
+        return np.concatenate([self.lower_theta, np.full(free, -np.inf)])
+
+    # -- the criterion at a state ----------------------------------------------------------
+    def curvature_factor(self, st: PirlsState) -> tuple[float, np.ndarray | None]:
+        """log|L|^2 at the mode and, for one scalar term, the per-group L_jj^2 (l,).
+
+        The state's factor is used when it holds the wanted weights (always for canonical
+        links); otherwise L is rebuilt with them, and +inf returned where the exact Hessian
+        is not positive definite (the Laplace approximation is undefined there).
+        """
+        fam = self.family
+        if st.observed == self.observed or (fam.name, fam.link.name) in CANONICAL:
+            f = st.factor
+        else:
+            if self.observed:
+                w = observed_weights(fam, self.pirls.y, self.pirls.wt, st.eta, st.phi)
+            else:
+                w = self.pirls.wt * fam.mu_eta(st.eta) ** 2 / (st.phi * fam.variance(st.mu))
+            got = self.pirls._factor(w, w, st.theta, False)
+            if got is None:
+                return float("inf"), None
+            f = got[1]
+        diag = 1.0 / f.M0inv[:, 0, 0] if self._scalar_single else None
+        return f.ldL2, diag
+
+    @property
+    def _scalar_single(self) -> bool:
+        return len(self.design.reterms) == 1 and self.design.reterms[0].q == 1
+
+    def criterion(self, st: PirlsState, nAGQ: int | None = None) -> float:
+        """-2 log L at a PIRLS state, with every normalising constant."""
+        nAGQ = self.nAGQ if nAGQ is None else nAGQ
+        fam = self.family
+        with np.errstate(all="ignore"):
+            ll = float(np.sum(fam.loglik(self.pirls.y, st.mu, self.pirls.wt, st.phi)))
+        ld, diag = self.curvature_factor(st)
+        val = -2.0 * ll + st.sum_u2 + ld
+        if nAGQ > 1 and diag is not None and np.isfinite(val):
+            val += agq_correction(self.design, float(st.theta[0]), st.eta, st.u[0][:, 0], diag,
+                                  st.phi, nAGQ)
+        return val if np.isfinite(val) else float("inf")
+
+    # -- evaluations -----------------------------------------------------------------------
+    def modes(self, theta: np.ndarray, beta: np.ndarray, phi: float,
+              with_beta: bool) -> PirlsState:
+        """PIRLS from the last modes, retried from u = 0 when the warm start fails."""
+        u0 = self.state.u if self.state is not None else None
+        if with_beta and self.state is not None:
+            beta = self.state.beta
+        try:
+            st = self.pirls.fit(theta, beta, phi, u0=u0, with_beta=with_beta)
+        except PirlsError:
+            if u0 is None:
+                raise
+            st = self.pirls.fit(theta, beta if not with_beta else self.beta0, phi,
+                                with_beta=with_beta)
+        self.state = st
+        return st
+
+    def stage0(self, x: np.ndarray) -> float:
+        """The criterion over x = (theta, [log phi]) with beta from PIRLS (lme4's nAGQ = 0)."""
+        self.feval += 1
+        theta, _, phi = self.split(np.asarray(x, dtype=float), with_beta=False)
+        try:
+            st = self.modes(theta, self.beta0, phi, with_beta=True)
+        except PirlsError:
+            return float("inf")
+        return self.criterion(st, nAGQ=1)
+
+    def __call__(self, x: np.ndarray) -> float:
+        """The criterion over x = (theta, beta, [log phi]) (the joint stage)."""
+        self.feval += 1
+        theta, beta, phi = self.split(np.asarray(x, dtype=float), with_beta=True)
+        assert beta is not None
+        try:
+            st = self.modes(theta, beta, phi, with_beta=False)
+        except PirlsError:
+            return float("inf")
+        return self.criterion(st)

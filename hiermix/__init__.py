@@ -8,6 +8,7 @@ The pipeline, each stage public::
 from __future__ import annotations
 
 from . import errors
+from .compare import Comparison, compare
 from .design import Design
 from .family import Family, Link, get_family, get_link
 from .formula import parse
@@ -16,9 +17,10 @@ from .spec import ModelSpec, RandomTermSpec, ResponseSpec
 
 __version__ = "0.1.0"
 
-# The engines import scipy's optimisers and PyMC; load them on first use so that
-# ``import hiermix`` (and parsing) stays fast.
-_LAZY = {"lmer": "frequentist", "glmer": "frequentist", "compare": "compare"}
+# The engines import the optimiser and PyMC; load them on first use so that ``import hiermix``
+# (and parsing) stays fast. ``compare`` is imported eagerly: as a lazy attribute it would be
+# shadowed by the subpackage of the same name once that is imported.
+_LAZY = {"lmer": "frequentist", "glmer": "frequentist"}
 
 
 def __getattr__(name: str) -> object:
@@ -31,6 +33,8 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "Comparison",
+    "compare",
     "Design",
     "Family",
     "Link",

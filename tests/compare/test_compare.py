@@ -1,0 +1,156 @@
+"""compare(fit, post): tables, errors, figures and the report.
+
+A stand-in posterior built from the fit's own asymptotic draws (``fit_datatree``) keeps these
+tests free of MCMC: the posterior side then summarises draws centred on the ML estimates, so
+every standardised difference must be small. One end-to-end run of the command line samples
+for real, with few draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from catalogue import load_data
+
+import hiermix as hm
+from hiermix.cli import main
+from hiermix.errors import CompareError
+from hiermix.frequentist.datatree import fit_datatree
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """The parts of a Bayesian result that compare() reads."""
+
+    design: Any
+    datatree: Any
+
+
+@pytest.fixture(scope="module")
+def fit() -> Any:
+    return hm.Model("Reaction ~ Days + (Days | Subject)", load_data("sleepstudy")).fit()
+
+
+@pytest.fixture(scope="module")
+def cmp(fit: Any) -> Any:
+    return hm.compare(fit, StandIn(fit.design, fit_datatree(fit, draws=4000, seed=2)))
+
+
+def test_fixef_table_holds_every_coefficient(fit: Any, cmp: Any) -> None:
+    t = cmp.fixef
+    assert list(t.index) == list(fit.design.fixef_names)
+    for col in ("ml", "ml_se", "ml_lower", "ml_upper", "post_mean", "post_median", "post_sd",
+                "post_lower", "post_upper", "rhat", "ess_bulk", "std_diff"):
+        assert col in t.columns
+    np.testing.assert_allclose(t["ml"], fit.fixef)
+    np.testing.assert_allclose(t["ml_se"], fit.fixef_se)
+    # 95% Wald: +- 1.959964 se
+    np.testing.assert_allclose(t["ml_upper"] - t["ml"], 1.959963984540054 * t["ml_se"])
+    # stand-in draws centre on the estimates: |std_diff| is Monte Carlo error only
+    assert (t["std_diff"].abs() < 0.1).all()
+
+
+def test_varcorr_table_is_keyed_like_the_fit(fit: Any, cmp: Any) -> None:
+    t = cmp.varcorr
+    vc = fit.varcorr
+    assert list(zip(t["grp"], t["var1"].fillna(""), t["var2"].fillna(""), strict=True)) == \
+        list(zip(vc["grp"], vc["var1"].fillna(""), vc["var2"].fillna(""), strict=True))
+    assert list(t["param"]) == ["sd", "sd", "corr", "sigma"]
+    np.testing.assert_allclose(t["ml"], vc["sdcor"])
+    assert (t.loc[t["param"] != "corr", "ml_lower"] > 0).all()
+    assert not t["boundary"].any()
+
+
+def test_ranef_table_long_format(fit: Any, cmp: Any) -> None:
+    t = cmp.ranef
+    assert len(t) == 18 * 2
+    assert set(t["term"]) == {"Intercept", "Days"}
+    row = t[(t["level"] == "309") & (t["term"] == "Intercept")].iloc[0]
+    assert row["ml_mode"] == pytest.approx(fit.ranef["Subject"].loc["309", "Intercept"])
+    assert row["ml_condsd"] == pytest.approx(fit.ranef_condsd["Subject"].loc["309",
+                                                                              "Intercept"])
+    assert 0 < row["ml_shrinkage"] < 1
+
+
+def test_interval_level_is_honoured(fit: Any) -> None:
+    post = StandIn(fit.design, fit_datatree(fit, draws=4000, seed=3))
+    wide, narrow = hm.compare(fit, post, ci=0.95), hm.compare(fit, post, ci=0.5)
+    for a, b in ((wide.fixef, narrow.fixef), (wide.varcorr, narrow.varcorr)):
+        assert ((a["post_upper"] - a["post_lower"]) > (b["post_upper"] - b["post_lower"])).all()
+        assert ((a["ml_upper"] - a["ml_lower"]) > (b["ml_upper"] - b["ml_lower"])).all()
+    with pytest.raises(CompareError, match="ci"):
+        hm.compare(fit, post, ci=95)
+
+
+def test_different_models_refused(fit: Any) -> None:
+    other = hm.Model("Reaction ~ Days + (1 | Subject)", load_data("sleepstudy")).fit()
+    with pytest.raises(CompareError, match="different models or data"):
+        hm.compare(fit, StandIn(other.design, fit_datatree(other, draws=100)))
+    data = load_data("sleepstudy").iloc[:-1]
+    refit = hm.Model("Reaction ~ Days + (Days | Subject)", data).fit()
+    with pytest.raises(CompareError):
+        hm.compare(fit, StandIn(refit.design, fit_datatree(refit, draws=100)))
+    with pytest.raises(CompareError, match="from hiermix"):
+        hm.compare(fit, object())
+
+
+def test_singular_fit_is_flagged() -> None:
+    fit = hm.Model("Yield ~ 1 + (1 | Batch)", load_data("Dyestuff2")).fit()
+    cmp = hm.compare(fit, StandIn(fit.design, fit_datatree(fit, draws=500)))
+    row = cmp.varcorr.iloc[0]
+    assert bool(row["boundary"]) and np.isnan(row["ml_lower"])
+
+
+def test_figures_and_report(cmp: Any, tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    for draw in (cmp.plot_forest, cmp.plot_ranef, cmp.plot_varcorr):
+        fig = draw(tmp_path / "f.svg")
+        assert fig.axes
+        plt.close(fig)
+    assert (tmp_path / "f.svg").read_text().startswith("<?xml")
+    from hiermix.compare.report import write_report
+
+    d = write_report(cmp, tmp_path / "rep")
+    html = (d / "report.html").read_text()
+    assert "data:image/png;base64," in html and 'src="http' not in html
+    for name in ("fixef.csv", "varcorr.csv", "ranef.csv", "forest.png", "ranef.png",
+                 "varcorr.png"):
+        assert (d / name).stat().st_size > 0
+    assert list(pd.read_csv(d / "fixef.csv", index_col=0).index) == ["Intercept", "Days"]
+    assert "<table" in cmp._repr_html_()
+
+
+def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv = Path(hm.__file__).parent / "datasets" / "sleepstudy.csv"
+    rc = main(["compare", "Reaction ~ Days + (Days | Subject)", "--data", str(csv),
+               "--draws", "100", "--tune", "100", "--chains", "2", "--out", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr()
+    assert "Fixed effects" in out.out and "Variance components" in out.out
+    assert (tmp_path / "report.html").exists()
+    assert "report written to" in out.err
+
+
+@pytest.mark.parametrize(("args", "text"), [
+    (["compare", "y ~ x + (1 | g", "--data", "x.csv"], "never closed"),
+    (["compare", "y ~ x + (1 | g)", "--data", "nope.csv"], "does not exist"),
+    (["compare", "Reactoin ~ Days + (1 | Subject)", "--data", "SLEEP"], "'Reactoin'"),
+    (["compare", "Reaction ~ Days + (1 | Subject)", "--data", "SLEEP", "--family", "weibull"],
+     "'weibull'"),
+])
+def test_cli_bad_input_one_line_no_traceback(args: list[str], text: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    csv = str(Path(hm.__file__).parent / "datasets" / "sleepstudy.csv")
+    args = [csv if a == "SLEEP" else a for a in args]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()
+    error_at = next(i for i, line in enumerate(last) if line.startswith("hiermix: error:"))
+    assert text in "\n".join(last[error_at:])
+    assert "Traceback" not in err

@@ -34,7 +34,6 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "Comparison",
-    "compare",
     "Design",
     "Family",
     "Link",
@@ -42,6 +41,7 @@ __all__ = [
     "ModelSpec",
     "RandomTermSpec",
     "ResponseSpec",
+    "compare",
     "errors",
     "get_family",
     "get_link",

@@ -70,6 +70,14 @@ class GlmmObjective:
         self.lower_theta = np.concatenate([lower_bounds(t.q) for t in design.reterms])
         self.start_theta = np.concatenate([initial_theta(t.q) for t in design.reterms])
         self.state: PirlsState | None = None
+        # -2 log p(y | mu) = sum of deviances + a constant free of mu for poisson, and for
+        # binomial with whole numbers of trials and successes: computed once, it saves the
+        # log-gamma terms at every evaluation.
+        y, wt = self.pirls.y, self.pirls.wt
+        self._const_fixed = self.family.name == "poisson" or (
+            self.family.name == "binomial" and np.allclose(wt, np.round(wt))
+            and np.allclose(wt * y, np.round(wt * y)))
+        self._const: float | None = None
         self.beta0 = np.zeros(self.p)
         self.feval = 0
 
@@ -119,10 +127,16 @@ class GlmmObjective:
         """-2 log L at a PIRLS state, with every normalising constant."""
         nAGQ = self.nAGQ if nAGQ is None else nAGQ
         fam = self.family
-        with np.errstate(all="ignore"):
-            ll = float(np.sum(fam.loglik(self.pirls.y, st.mu, self.pirls.wt, st.phi)))
+        if self._const is not None:
+            val = st.pdev + self._const
+        else:
+            with np.errstate(all="ignore"):
+                ll = float(np.sum(fam.loglik(self.pirls.y, st.mu, self.pirls.wt, st.phi)))
+            val = -2.0 * ll + st.sum_u2
+            if self._const_fixed and np.isfinite(val):
+                self._const = val - st.pdev
         ld, diag = self.curvature_factor(st)
-        val = -2.0 * ll + st.sum_u2 + ld
+        val += ld
         if nAGQ > 1 and diag is not None and np.isfinite(val):
             val += agq_correction(self.design, float(st.theta[0]), st.eta, st.u[0][:, 0], diag,
                                   st.phi, nAGQ)

@@ -40,6 +40,8 @@ class _Pattern:
     slot : ndarray of intp, shape (k,)
         Index of the contribution's non-zero in the block's sorted (row-major) pattern.
     rows, cols : ndarray of intp, shape (nnz,)
+    indptr : ndarray of int32, shape (nrows + 1,)
+        CSR row pointers of the pattern (its non-zeros are in row-major order already).
     """
 
     obs: np.ndarray
@@ -47,6 +49,12 @@ class _Pattern:
     slot: np.ndarray
     rows: np.ndarray
     cols: np.ndarray
+    indptr: np.ndarray
+
+    def csr(self, w: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+        """Z_a' W Z_b as CSR with this pattern."""
+        return sp.csr_matrix((self.values(w), self.cols.astype(np.int32), self.indptr),
+                             shape=shape)
 
     def values(self, w: np.ndarray) -> np.ndarray:
         """Non-zeros (nnz,) of Z_a' W Z_b for weights w (n,)."""
@@ -54,7 +62,8 @@ class _Pattern:
                            minlength=self.rows.size)
 
 
-def _pattern(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], ncols: int) -> _Pattern:
+def _pattern(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], ncols: int,
+             nrows: int) -> _Pattern:
     """The pattern of sum over ``pairs`` of (row codes (n,), col codes (n,), products (n,))."""
     n = pairs[0][0].shape[0]
     rows = np.concatenate([r for r, _, _ in pairs]).astype(np.int64)
@@ -64,8 +73,11 @@ def _pattern(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]], ncols: int)
     keep = xprod != 0  # structural zeros (0 in a slope column) would only bloat the pattern
     keys = rows[keep] * ncols + cols[keep]
     uniq, slot = np.unique(keys, return_inverse=True)
+    rows_u = (uniq // ncols).astype(np.intp)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows_u, minlength=nrows))])
     return _Pattern(obs=obs[keep], xprod=xprod[keep], slot=slot.astype(np.intp),
-                    rows=(uniq // ncols).astype(np.intp), cols=(uniq % ncols).astype(np.intp))
+                    rows=rows_u, cols=(uniq % ncols).astype(np.intp),
+                    indptr=indptr.astype(np.int32))
 
 
 class WorkingGram:
@@ -132,8 +144,8 @@ class WorkingGram:
                         for j in range(tb.q):
                             pairs_rr.append((ra, lb.offset + cb * tb.q + j,
                                              t.X[:, i] * tb.X[:, j]))
-            self.az0 = _pattern(pairs0, self.l0 * self.q0)
-            self.zz = _pattern(pairs_rr, off)
+            self.az0 = _pattern(pairs0, self.l0 * self.q0, off)
+            self.zz = _pattern(pairs_rr, off, off)
             self.ZrT = sp.csr_matrix((np.concatenate(zr_vals),
                                       (np.concatenate(zr_rows), np.concatenate(zr_cols))),
                                      shape=(off, self.n))
@@ -178,14 +190,12 @@ class WorkingGram:
             ARR[-1, mz:mz + p] = xr
         ARR[-1, -1] = RESPONSE_PIVOT
         if self.az0 is not None and self.zz is not None and self.ZrT is not None:
-            AZ0 = sp.csr_matrix((self.az0.values(w), (self.az0.rows, self.az0.cols)),
-                                shape=(mz, self.l0 * self.q0))
+            AZ0 = self.az0.csr(w, (mz, self.l0 * self.q0))
             ARR[self.zz.rows, self.zz.cols] = self.zz.values(w)
             zxy = np.asarray(self.ZrT @ XYw)  # (m_z, p + 1)
             ARR[:mz, mz:] = zxy
             ARR[mz:, :mz] = zxy.T
         else:
             AZ0 = sp.csr_matrix((0, self.l0 * self.q0))
-        AZ0.sort_indices()
         return Gram(terms=self.layouts, D0=D0, AZ0=AZ0, AXY0=AXY0, ARR=ARR, p=p, n=self.n,
                     sum_log_w=0.0)

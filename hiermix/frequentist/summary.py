@@ -13,7 +13,6 @@ import html
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..covariance import sd_corr_from_theta
 from ..naming import RESIDUAL, lme4_name
@@ -36,6 +35,26 @@ def _abbrev(name: str, width: int = 6) -> str:
         chars[i] = ""
         chars = [c for c in chars if c]
     return "".join(chars)[:width]
+
+
+def format_r(values: np.ndarray, digits: int = 4) -> list[str]:
+    """R's ``format(x, digits = digits)`` for a numeric vector: one number of decimals for all,
+    the fewest that show every element to ``digits`` significant digits."""
+    vals = np.asarray(values, dtype=float)
+    dec = 0
+    for v in vals:
+        if not np.isfinite(v) or v == 0:
+            continue
+        text = f"{abs(v):.{digits}g}"
+        if "e" in text:
+            mag = int(np.floor(np.log10(abs(v))))
+            dec = max(dec, digits - 1 - mag)
+        elif "." in text:
+            dec = max(dec, len(text.split(".")[1]))
+    dec = min(dec, 15)
+    out = [f"{v:.{dec}f}" for v in vals]
+    width = max(len(t) for t in out) if out else 0
+    return [t.rjust(width) for t in out]
 
 
 def _table(rows: list[list[str]], header: list[str], align: list[str]) -> list[str]:
@@ -61,7 +80,7 @@ def _criterion_block(fit: LmerResult) -> list[str]:
 
 def _residual_block(fit: LmerResult) -> list[str]:
     q = np.quantile(fit.residuals("scaled"), [0, 0.25, 0.5, 0.75, 1])
-    vals = [f"{v:.4f}" for v in q]
+    vals = format_r(q)
     names = ["Min", "1Q", "Median", "3Q", "Max"]
     w = max(len(v) for v in [*vals, *names])
     return ["Scaled residuals: ",
@@ -70,7 +89,10 @@ def _residual_block(fit: LmerResult) -> list[str]:
 
 
 def _random_block(fit: LmerResult) -> list[str]:
-    rows: list[list[str]] = []
+    groups: list[str] = []
+    names: list[str] = []
+    sds: list[float] = []
+    corrs: list[str] = []
     any_corr = any(t.q > 1 for t in fit.design.reterms)
     start = 0
     for t in fit.design.reterms:
@@ -78,22 +100,30 @@ def _random_block(fit: LmerResult) -> list[str]:
         start += t.n_theta
         sd, corr = sd_corr_from_theta(th, t.q, fit.sigma)
         for j, name in enumerate(t.cnames):
-            corr_cells = [f"{corr[j, i]:.2f}" for i in range(j)]
-            rows.append([t.group if j == 0 else "", lme4_name(name), f"{sd[j] ** 2:.4g}",
-                         f"{sd[j]:.4g}", " ".join(corr_cells)])
-    rows.append([RESIDUAL, "", f"{fit.sigma ** 2:.4g}", f"{fit.sigma:.4g}", ""])
+            groups.append(t.group if j == 0 else "")
+            names.append(lme4_name(name))
+            sds.append(float(sd[j]))
+            corrs.append(" ".join(f"{corr[j, i]:.2f}".rjust(5) for i in range(j)))
+    groups.append(RESIDUAL)
+    names.append("")
+    sds.append(fit.sigma)
+    corrs.append("")
+    var_txt = format_r(np.square(sds))
+    sd_txt = format_r(np.array(sds))
+    rows = [list(r) for r in zip(groups, names, var_txt, sd_txt, corrs, strict=True)]
     header = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] if any_corr else [""])
-    return ["Random effects:", *_table(rows, header, ["l", "l", "r", "r", "l"])]
+    return ["Random effects:", *_table(rows, header, ["l", "l", "l", "l", "l"])]
 
 
 def _fixed_block(fit: LmerResult) -> list[str]:
     names = [lme4_name(n) for n in fit.design.fixef_names]
     se = fit.fixef_se.to_numpy()
-    tab = pd.DataFrame({"Estimate": fit.beta, "Std. Error": se, "t value": fit.beta / se},
-                       index=names)
-    text = tab.to_string(float_format=lambda v: f"{v:.4g}" if abs(v) >= 1e-3 or v == 0
-                         else f"{v:.3e}")
-    return ["Fixed effects:", *text.splitlines()]
+    p = len(names)
+    est_se = format_r(np.concatenate([fit.beta, se]))
+    tval = format_r(np.round(fit.beta / se, 3))
+    rows = [[names[i], est_se[i], est_se[p + i], tval[i]] for i in range(p)]
+    lines = _table(rows, ["", "Estimate", "Std. Error", "t value"], ["l", "r", "r", "r"])
+    return ["Fixed effects:", *[line[1:] for line in lines]]
 
 
 def _corr_block(fit: LmerResult) -> list[str]:
@@ -129,7 +159,7 @@ def format_summary(fit: LmerResult) -> str:
     if fit.data_name:
         lines.append(f"   Data: {fit.data_name}")
     lines += ["", *_criterion_block(fit), "", *_residual_block(fit), "", *_random_block(fit)]
-    grps = ", ".join(f"{g}, {n}" for g, n in d.ngrps.items())
+    grps = "; ".join(f"{g}, {n}" for g, n in d.ngrps.items())
     lines.append(f"Number of obs: {d.nobs}, groups:  {grps}")
     lines += ["", *_fixed_block(fit)]
     corr = _corr_block(fit)

@@ -146,6 +146,14 @@ def test_summary_reml_blocks_in_lme4_order(fit_reml: LmerResult) -> None:
     assert "(Intercept)" in text and "Residual" in text and "t value" in text
     assert "Days -0.138" in text
     assert "boundary" not in text
+    # lines as lme4 1.1-31 prints them for this fit (trailing blanks stripped)
+    lines = [line.rstrip() for line in text.splitlines()]
+    for expected in ["            Estimate Std. Error t value",
+                     "(Intercept)  251.405      6.825  36.838",
+                     "Days          10.467      1.546   6.771",
+                     " Subject  (Intercept) 612.10   24.741",
+                     " Residual             654.94   25.592"]:
+        assert expected in lines
 
 
 def test_summary_ml_table_and_messages() -> None:

@@ -1,0 +1,217 @@
+"""Benchmark of the Bayesian engine against Bambi and rstanarm (issue 5).
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bayes.py            # everything
+    .venv/bin/python benchmarks/bayes.py --only hiermix --sampler nutpie
+
+Each contender runs in a fresh Python process (``--child``), so that every wall time includes
+imports, model building and compilation, as a user would pay them; compiled code that PyTensor
+and numba cache on disk is warmed by one untimed run first (``--warm``), for all contenders
+alike. Reported per fit: wall time, the lowest bulk ESS over all parameters (fixed effects,
+SDs, correlations, residual SD and every random effect), ESS per second and divergences.
+
+Models:
+
+* sleepstudy ``Reaction ~ Days + (Days | Subject)``, 4 chains x 1000 draws after 1000 tuning
+  (Bambi fits the same formula without the correlation: it has no correlated random effects);
+* doctors and patients: N = 8,525 patients, J = 407 doctors, five predictors, random
+  intercept, simulated here with a fixed seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+SLEEP = "Reaction ~ Days + (Days | Subject)"
+DOCTORS = "y ~ x1 + x2 + x3 + x4 + x5 + (1 | doctor)"
+
+
+def doctors_data(seed: int = 2024) -> pd.DataFrame:
+    """N = 8,525 patients of J = 407 doctors; five predictors; doctor intercepts SD 0.8."""
+    rng = np.random.default_rng(seed)
+    n, j = 8525, 407
+    doctor = np.concatenate([np.arange(j), rng.integers(0, j, n - j)])
+    X = rng.normal(size=(n, 5))
+    X[:, 3] = rng.integers(0, 2, n)  # a binary predictor, like a patient's sex
+    beta = np.array([0.5, -0.3, 0.2, 0.4, -0.1])
+    u = rng.normal(0.0, 0.8, j)
+    y = 2.0 + X @ beta + u[doctor] + rng.normal(0.0, 1.5, n)
+    df = pd.DataFrame(X, columns=[f"x{k}" for k in range(1, 6)])
+    df["doctor"] = pd.Categorical([f"d{k:03d}" for k in doctor])
+    df["y"] = y
+    return df
+
+
+def load(model: str) -> tuple[str, pd.DataFrame]:
+    if model == "sleepstudy":
+        from hiermix.datasets import load as load_bundled
+
+        return SLEEP, load_bundled("sleepstudy")
+    return DOCTORS, doctors_data()
+
+
+def min_bulk_ess(posterior: object, names: list[str]) -> tuple[float, str]:
+    import arviz_stats as azs
+
+    ess = azs.ess(posterior, var_names=names, method="bulk")
+    ds = ess.to_dataset() if hasattr(ess, "to_dataset") else ess
+    vals = {k: float(np.nanmin(np.asarray(v))) for k, v in ds.data_vars.items()}
+    worst = min(vals, key=vals.__getitem__)
+    return vals[worst], worst
+
+
+def run_hiermix(model: str, sampler: str, marginal: str, seed: int) -> dict:
+    t0 = time.perf_counter()
+    import hiermix
+
+    formula, data = load(model)
+    m = hiermix.Model(formula, data)
+    mg: bool | str = {"auto": "auto", "yes": True, "no": False}[marginal]
+    r = m.sample(draws=1000, tune=1000, chains=4, random_seed=seed, sampler=sampler,
+                 marginal=mg, warn=False)
+    wall = time.perf_counter() - t0
+    ess, worst = min_bulk_ess(r.datatree, r.parameter_names())
+    return {"wall_s": wall, "min_ess_bulk": ess, "worst": worst,
+            "divergences": r.record.n_divergent, "marginal": r.record.marginal,
+            "sampler": r.record.sampler}
+
+
+def run_bambi(model: str, seed: int) -> dict:
+    t0 = time.perf_counter()
+    import bambi as bmb
+
+    formula, data = load(model)
+    if model == "sleepstudy":
+        formula = "Reaction ~ Days + (Days | Subject)"
+    fit = bmb.Model(formula, data)
+    idata = fit.fit(draws=1000, tune=1000, chains=4, random_seed=seed, progressbar=False)
+    wall = time.perf_counter() - t0
+    post = idata["posterior"] if hasattr(idata, "children") else idata.posterior
+    names = [str(v) for v in post.data_vars if not str(v).endswith("_offset")
+             and str(v) != "mu"]
+    ess, worst = min_bulk_ess(idata, names)
+    stats = idata["sample_stats"] if hasattr(idata, "children") else idata.sample_stats
+    return {"wall_s": wall, "min_ess_bulk": ess, "worst": worst,
+            "divergences": int(np.asarray(stats["diverging"]).sum())}
+
+
+RSTANARM = """
+suppressMessages(library(rstanarm))
+d <- read.csv(commandArgs(TRUE)[1])
+d$Subject <- factor(d$Subject)
+t0 <- Sys.time()
+fit <- stan_lmer(Reaction ~ Days + (Days | Subject), data = d, chains = 4, iter = 2000,
+                 seed = 1, refresh = 0, cores = 2)
+wall <- as.numeric(difftime(Sys.time(), t0, units = "secs"))
+s <- summary(fit)
+ess <- min(s[, "n_eff"], na.rm = TRUE)
+div <- sum(rstan::get_divergent_iterations(fit$stanfit))
+cat(sprintf('{"wall_s": %f, "min_ess_bulk": %f, "divergences": %d}\\n', wall, ess, div))
+"""
+
+
+def run_rstanarm() -> dict | None:
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        return None
+    _, data = load("sleepstudy")
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "sleep.csv"
+        data.to_csv(csv, index=False)
+        script = Path(tmp) / "fit.R"
+        script.write_text(RSTANARM)
+        t0 = time.perf_counter()
+        out = subprocess.run([rscript, str(script), str(csv)], capture_output=True, text=True,
+                             check=False)
+        total = time.perf_counter() - t0
+    if out.returncode != 0:
+        return {"error": out.stderr.strip()[-300:]}
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res["wall_s_with_R_startup"] = total
+    return res
+
+
+def child(args: argparse.Namespace) -> None:
+    if args.who == "hiermix":
+        res = run_hiermix(args.model, args.sampler, args.marginal, args.seed)
+    else:
+        res = run_bambi(args.model, args.seed)
+    print("RESULT " + json.dumps(res))
+
+
+def spawn(who: str, model: str, args: argparse.Namespace, marginal: str = "auto") -> dict:
+    cmd = [sys.executable, __file__, "--child", "--who", who, "--model", model,
+           "--sampler", args.sampler, "--marginal", marginal, "--seed", str(args.seed)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    return {"error": out.stderr.strip()[-500:]}
+
+
+def fmt(name: str, r: dict | None) -> str:
+    if r is None:
+        return f"{name:<38} skipped (not installed)"
+    if "error" in r:
+        return f"{name:<38} failed: {r['error']}"
+    ess_s = r["min_ess_bulk"] / r["wall_s"]
+    return (f"{name:<38} {r['wall_s']:7.2f} s  min bulk ESS {r['min_ess_bulk']:7.0f} "
+            f"({r.get('worst', '-')})  ESS/s {ess_s:7.1f}  divergences {r['divergences']}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--who", default="hiermix")
+    ap.add_argument("--model", default="sleepstudy")
+    ap.add_argument("--sampler", default="pymc")
+    ap.add_argument("--marginal", default="auto", choices=["auto", "yes", "no"])
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--only", choices=["hiermix", "bambi", "rstanarm"], default=None)
+    ap.add_argument("--no-warm", action="store_true", help="skip the untimed warm-up runs")
+    args = ap.parse_args()
+    if args.child:
+        child(args)
+        return
+
+    import importlib.util
+
+    has_bambi = importlib.util.find_spec("bambi") is not None
+    rows = []
+    print(f"# {os.cpu_count()} cores; hiermix sampler {args.sampler}; seed {args.seed}")
+    if args.only in (None, "hiermix"):
+        for model, marg in (("sleepstudy", "auto"), ("sleepstudy", "no"), ("doctors", "auto")):
+            if not args.no_warm:
+                spawn("hiermix", model, args, marg)
+            rows.append((f"hiermix {model} (marginal={marg})",
+                         spawn("hiermix", model, args, marg)))
+    if args.only in (None, "bambi"):
+        for model in ("sleepstudy", "doctors"):
+            if not has_bambi:
+                rows.append((f"bambi {model}", None))
+                continue
+            if not args.no_warm:
+                spawn("bambi", model, args)
+            rows.append((f"bambi {model} (no correlation)", spawn("bambi", model, args)))
+    if args.only in (None, "rstanarm"):
+        rows.append(("rstanarm stan_lmer sleepstudy", run_rstanarm()))
+    for name, r in rows:
+        print(fmt(name, r))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Benchmark of the GLMM engine (glmer, Laplace) against mixedlm and lme4 (issue 4).
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/glmm.py                 # cbpp and VerbAgg, every engine
+    .venv/bin/python benchmarks/glmm.py --repeat 5 --no-lme4
+
+Peers: mixedlm (PyPI, Rust core, an lme4 port) and lme4 through ``Rscript`` when R with lme4
+is on PATH. For every case the script prints each engine's best wall-clock time over
+``--repeat`` fits (after one untimed warm-up fit), the ratio to hiermix's time, and -2 log L
+with its difference from hiermix's (negative: the peer found a higher likelihood). Every
+engine is timed from the data frame to the fitted model, standard errors included (lme4 and
+hiermix both compute the finite-difference Hessian of the Laplace criterion for them).
+
+Cases: ``cbpp`` (binomial, 56 rows, one intercept term) and ``VerbAgg`` (binomial, 7,584 rows,
+crossed intercepts for 316 subjects and 24 items).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+import hiermix  # noqa: E402
+from catalogue import load_data  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    data: str
+    formula: str
+    trials: str | None = None  # binomial proportions: column of trials (mixedlm's weights)
+    successes: str | None = None
+
+
+CASES = (
+    Case("cbpp", "cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+         trials="size", successes="incidence"),
+    Case("VerbAgg", "VerbAgg", "r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)"),
+)
+
+
+def best_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    fn()
+    best, out = float("inf"), None
+    for _ in range(max(repeat, 1)):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def run_hiermix(case: Case, data: pd.DataFrame, repeat: int) -> tuple[float, float]:
+    t, fit = best_time(lambda: hiermix.glmer(case.formula, data, family="binomial"), repeat)
+    return t, float(fit.objective)
+
+
+def run_mixedlm(case: Case, data: pd.DataFrame, repeat: int) -> tuple[float, float] | str:
+    try:
+        import mixedlm
+    except ImportError:
+        return "not installed (pip install mixedlm)"
+    fam = mixedlm.families.Binomial()
+    if case.trials is not None and case.successes is not None:
+        # mixedlm's parser has no cbind(): proportions with the trials as weights
+        data = data.assign(prop=data[case.successes] / data[case.trials])
+        formula = "prop ~ " + case.formula.split("~", 1)[1]
+        weights = data[case.trials].to_numpy(float)
+
+        def fit() -> Any:
+            return mixedlm.glmer(formula, data, family=fam, weights=weights)
+    else:
+        def fit() -> Any:
+            return mixedlm.glmer(case.formula, data, family=fam)
+    t, res = best_time(fit, repeat)
+    return t, float(-2.0 * res.logLik().value)
+
+
+R_SCRIPT = r"""
+suppressMessages(library(lme4))
+args <- commandArgs(TRUE)
+d <- read.csv(args[1], stringsAsFactors = TRUE)
+for (v in strsplit(args[3], ",")[[1]]) if (nzchar(v)) d[[v]] <- factor(d[[v]])
+f <- as.formula(args[2])
+invisible(glmer(f, d, family = binomial))
+best <- Inf
+for (i in seq_len(as.integer(args[4]))) {
+  t <- system.time(fit <- glmer(f, d, family = binomial))[["elapsed"]]
+  best <- min(best, t)
+}
+cat(sprintf('{"seconds": %.6f, "objective": %.10f}\n', best, -2 * as.numeric(logLik(fit))))
+"""
+
+
+def run_lme4(case: Case, data: pd.DataFrame, repeat: int) -> tuple[float, float] | str:
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        return "Rscript not on PATH"
+    factors = [c for c in data.columns if isinstance(data[c].dtype, pd.CategoricalDtype)]
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "data.csv"
+        script = Path(tmp) / "fit.R"
+        data.to_csv(csv, index=False)
+        script.write_text(R_SCRIPT)
+        proc = subprocess.run([rscript, str(script), str(csv), case.formula, ",".join(factors),
+                               str(max(repeat, 1))], capture_output=True, text=True,
+                              check=False)
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()[-1:]
+        return "lme4 failed: " + (tail[0] if tail else f"exit {proc.returncode}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return float(out["seconds"]), float(out["objective"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", nargs="*", default=[c.name for c in CASES],
+                        choices=[c.name for c in CASES])
+    parser.add_argument("--repeat", type=int, default=10, help="timed fits per engine")
+    parser.add_argument("--no-lme4", action="store_true")
+    parser.add_argument("--no-mixedlm", action="store_true")
+    args = parser.parse_args(argv)
+
+    print(f"hiermix {hiermix.__version__}, numpy {np.__version__}; best of {args.repeat} "
+          "fits after one warm-up; criterion -2 log L (Laplace)")
+    for case in (c for c in CASES if c.name in args.cases):
+        data = load_data(case.data)
+        print(f"\n== {case.name}: {case.formula} (binomial), n = {len(data):,}")
+        ref_t, ref_obj = run_hiermix(case, data, args.repeat)
+        peers: list[tuple[str, tuple[float, float] | str]] = []
+        if not args.no_mixedlm:
+            peers.append(("mixedlm", run_mixedlm(case, data, args.repeat)))
+        if not args.no_lme4:
+            peers.append(("lme4 (Rscript)", run_lme4(case, data, args.repeat)))
+        print(f"  {'engine':16s} {'seconds':>10s} {'x hiermix':>10s} {'-2 log L':>16s} "
+              f"{'minus hiermix':>14s}")
+        print(f"  {'hiermix':16s} {ref_t:10.4f} {1.0:10.2f} {ref_obj:16.6f} {0.0:14.2e}")
+        for name, res in peers:
+            if isinstance(res, str):
+                print(f"  {name:16s} {'-':>10s}  ({res})")
+            else:
+                t, obj = res
+                print(f"  {name:16s} {t:10.4f} {t / ref_t:10.2f} {obj:16.6f} "
+                      f"{obj - ref_obj:14.2e}")
+
+
+if __name__ == "__main__":
+    main()

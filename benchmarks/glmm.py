@@ -36,8 +36,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-import hiermix  # noqa: E402
 from catalogue import load_data  # noqa: E402
+
+import hiermix  # noqa: E402
 
 
 @dataclass(frozen=True)

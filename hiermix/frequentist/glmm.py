@@ -31,6 +31,7 @@ import scipy.linalg as sla
 
 from ..design import Design
 from ..errors import ConvergenceError, ModelError
+from .agq import check_agq
 from .blocked import BlockedCholesky
 from .checks import (
     SINGULAR_MESSAGE,
@@ -168,7 +169,8 @@ def fit_glmm(design: Design, nAGQ: int = 1, start: dict[str, Any] | None = None,
 
 def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: bool | None,
          use_hessian: bool, fisher: bool, data_name: str | None) -> GlmerResult:
-    obj = GlmmObjective(design, nAGQ=max(int(nAGQ), 1) if nAGQ != 0 else 1, fisher=fisher)
+    check_agq(design, nAGQ)
+    obj = GlmmObjective(design, nAGQ=max(int(nAGQ), 1), fisher=fisher)
     start = dict(start or {})
     unknown = set(start) - {"theta", "beta", "phi"}
     if unknown:

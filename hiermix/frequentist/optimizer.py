@@ -1,7 +1,8 @@
 """Bounded derivative-free minimisation of the profiled criterion over theta, and its record.
 
 lme4 minimises the profiled deviance with BOBYQA (Powell 2009) through nlopt
-(``nloptwrap``, ``xtol_abs = ftol_abs = 1e-8``), starting from Lambda = identity. hiermix calls
+(``nloptwrap``: ``xtol_abs = ftol_abs = 1e-8``, and nloptr's default ``xtol_rel = 1e-4``, which
+lme4 does not override), starting from Lambda = identity. hiermix calls
 the same algorithm from the same library (``nlopt.LN_BOBYQA``) with the same tolerances, so
 the number of evaluations is comparable with lme4's. :class:`OptSummary` is the record that
 travels with every fit (MixedModels.jl's ``OptSummary``, lme4's ``@optinfo``).
@@ -45,7 +46,7 @@ class OptSummary:
         Number of evaluations of the criterion.
     seconds : float
         Wall-clock time of the optimisation.
-    xtol_abs, ftol_abs : float
+    xtol_abs, ftol_abs, xtol_rel : float
     return_code : str
         nlopt's result (``NLOPT_XTOL_REACHED`` ...).
     messages : tuple of str
@@ -63,6 +64,7 @@ class OptSummary:
     seconds: float
     xtol_abs: float
     ftol_abs: float
+    xtol_rel: float
     return_code: str
     messages: tuple[str, ...] = field(default=())
     restarts: int = 0
@@ -75,7 +77,8 @@ class OptSummary:
 
 
 def bobyqa(fun: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray,
-           xtol_abs: float = 1e-8, ftol_abs: float = 1e-8, maxeval: int = 100_000,
+           xtol_abs: float = 1e-8, ftol_abs: float = 1e-8, xtol_rel: float = 1e-4,
+           maxeval: int = 100_000,
            initial_step: np.ndarray | None = None) -> OptSummary:
     """Minimise ``fun`` over the box ``x >= lower`` with BOBYQA, as lme4's ``nloptwrap``.
 
@@ -84,8 +87,8 @@ def bobyqa(fun: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray
     fun : callable
         theta (n_theta,) -> criterion (float); +inf where undefined.
     x0, lower : ndarray, shape (n_theta,)
-    xtol_abs, ftol_abs : float
-        nlopt's absolute stopping tolerances (lme4's defaults).
+    xtol_abs, ftol_abs, xtol_rel : float
+        nlopt's stopping tolerances (lme4's effective defaults through nloptr).
     maxeval : int
     initial_step : ndarray or None
         nlopt's default when None.
@@ -116,6 +119,7 @@ def bobyqa(fun: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray
     opt.set_lower_bounds(np.where(np.isfinite(lower), lower, -np.inf))
     opt.set_xtol_abs(xtol_abs)
     opt.set_ftol_abs(ftol_abs)
+    opt.set_xtol_rel(xtol_rel)
     opt.set_maxeval(maxeval)
     if initial_step is not None:
         opt.set_initial_step(initial_step)
@@ -134,4 +138,4 @@ def bobyqa(fun: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray
     return OptSummary(optimizer=name, initial=x0.copy(), lower=lower.copy(),
                       final=np.asarray(xopt, dtype=float), fmin=fmin, feval=count,
                       seconds=time.perf_counter() - start, xtol_abs=xtol_abs,
-                      ftol_abs=ftol_abs, return_code=code)
+                      ftol_abs=ftol_abs, xtol_rel=xtol_rel, return_code=code)

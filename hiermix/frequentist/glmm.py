@@ -240,7 +240,12 @@ def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: 
         check_derivs = design.nobs <= DERIV_CHECK_MAX_NOBS
     vcov_beta = None
     if check_derivs:
-        dz = derivatives(fun_z, zf, fun_z(zf), delta=DERIV_DELTA)
+        fz = fun_z(zf)
+        obj.anchor = obj.state  # each difference point starts PIRLS from the optimum's modes
+        try:
+            dz = derivatives(fun_z, zf, fz, delta=DERIV_DELTA)
+        finally:
+            obj.anchor = None
         # Back to (theta, beta, [log phi]): g = S^{-T} g_z, H = S^{-T} H_z S^{-1}.
         Sinv = np.linalg.inv(scale)
         derivs = Derivatives(Sinv.T @ dz.gradient, Sinv.T @ dz.hessian @ Sinv)

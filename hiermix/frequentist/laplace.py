@@ -54,6 +54,8 @@ class GlmmObjective:
     start_theta : ndarray, shape (n_theta,)
     state : PirlsState or None
         The modes at the last evaluation (warm start for the next).
+    anchor : PirlsState or None
+        Overrides ``state`` as the warm start when set.
     """
 
     def __init__(self, design: Design, nAGQ: int = 1, fisher: bool = False) -> None:
@@ -70,6 +72,9 @@ class GlmmObjective:
         self.lower_theta = np.concatenate([lower_bounds(t.q) for t in design.reterms])
         self.start_theta = np.concatenate([initial_theta(t.q) for t in design.reterms])
         self.state: PirlsState | None = None
+        #: When set, every evaluation starts PIRLS from these modes (finite differences
+        #: around an optimum), not from the last evaluation's.
+        self.anchor: PirlsState | None = None
         # -2 log p(y | mu) = sum of deviances + a constant free of mu for poisson, and for
         # binomial with whole numbers of trials and successes: computed once, it saves the
         # log-gamma terms at every evaluation.
@@ -145,10 +150,12 @@ class GlmmObjective:
     # -- evaluations -----------------------------------------------------------------------
     def modes(self, theta: np.ndarray, beta: np.ndarray, phi: float,
               with_beta: bool) -> PirlsState:
-        """PIRLS from the last modes, retried from u = 0 when the warm start fails."""
-        u0 = self.state.u if self.state is not None else None
-        if with_beta and self.state is not None:
-            beta = self.state.beta
+        """PIRLS from the anchor's (or else the last) modes, retried from u = 0 when the warm
+        start fails."""
+        base = self.anchor if self.anchor is not None else self.state
+        u0 = base.u if base is not None else None
+        if with_beta and base is not None:
+            beta = base.beta
         try:
             st = self.pirls.fit(theta, beta, phi, u0=u0, with_beta=with_beta)
         except PirlsError:

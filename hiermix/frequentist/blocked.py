@@ -48,6 +48,8 @@ from .gram import Gram
 #: Up to this many entries A_Z0 is kept dense: scipy.sparse's per-call overhead (~0.3 ms)
 #: outweighs the arithmetic on small problems such as Penicillin or Pastes.
 DENSE_MAX_ENTRIES = 250_000
+#: Entries of the dense pieces of L_Z^{-1} C M_0^{-1} formed at once for conditional variances.
+CONDVAR_CHUNK = 4_000_000
 #: From this many non-zeros in A_Z0 on, the compiled kernel forms A_Z0 W A_Z0'; below it,
 #: scipy's sparse product is as fast and avoids compiling.
 KERNEL_MIN_NNZ = 20_000
@@ -324,13 +326,20 @@ class BlockedCholesky:
             return (f.M0inv.copy(),)
         LZ = f.LR[:mz, :mz]
         Linv = sla.solve_triangular(LZ, np.eye(mz), lower=True)
-        lam0 = f.lambdas[0]
-        C = self.rest_scale(f.lambdas, np.vstack([g.AZ0.toarray(),
-                                                   np.zeros((g.p + 1, l0 * q0))]))[:mz]
-        C = (C.reshape(mz, l0, q0) @ lam0)  # (m_z, l_0, q_0): C = Lambda_Z' A_Z0 Lambda_0
-        CM = np.einsum("agi,gij->agj", C, f.M0inv).reshape(mz, l0 * q0)
-        V = (Linv @ CM).reshape(mz, l0, q0)
-        out.append(f.M0inv + np.einsum("agi,agj->gij", V, V))
+        lamZt = sp.block_diag([sp.kron(sp.identity(t.nlevels), sp.csr_matrix(lam.T))
+                               for t, lam in zip(g.terms[1:], f.lambdas[1:], strict=True)],
+                              format="csr")
+        right = sp.bsr_matrix((f.lambdas[0] @ f.M0inv, self._bsr_indices, self._bsr_indptr),
+                              shape=(l0 * q0, l0 * q0))
+        CM = (lamZt @ g.AZ0 @ right).tocsc()  # C M_0^{-1}, C = Lambda_Z' A_Z0 Lambda_0
+        B0 = f.M0inv.copy()
+        step = max(1, CONDVAR_CHUNK // max(mz, 1) // q0)  # levels per chunk, bounded memory
+        for start in range(0, l0, step):
+            stop = min(l0, start + step)
+            V = Linv @ CM[:, start * q0:stop * q0].toarray()  # (m_z, chunk q_0)
+            V = V.reshape(mz, stop - start, q0)
+            B0[start:stop] += np.einsum("agi,agj->gij", V, V)
+        out.append(B0)
         for t in g.terms[1:]:
             cols = Linv[:, t.offset:t.offset + t.size].reshape(mz, t.nlevels, t.q)
             out.append(np.einsum("ali,alj->lij", cols, cols))

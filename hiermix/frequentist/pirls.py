@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from ..covariance import lambda_from_theta
 from ..design import Design
@@ -167,6 +168,16 @@ class Pirls:
         self._codes = tuple(t.codes.astype(np.intp) for t in design.reterms)
         self._Xk = tuple(t.X for t in design.reterms)
         self.newton = (self.family.name, self.family.link.name) not in CANONICAL
+        # d_i = c_i - a_i log mu_i - b_i log(1 - mu_i)   (binomial)
+        # d_i = c_i - a_i log mu_i + b_i mu_i            (poisson, log link)
+        y, wt = self.y, self.wt
+        self._kernel: tuple[float, np.ndarray, np.ndarray] | None = None
+        if self.family.name == "binomial":
+            c = 2.0 * wt * (special.xlogy(y, y) + special.xlogy(1.0 - y, 1.0 - y))
+            self._kernel = (float(np.sum(c)), 2.0 * wt * y, 2.0 * wt * (1.0 - y))
+        elif self.family.name == "poisson" and self.family.link.name == "log":
+            c = 2.0 * wt * (special.xlogy(y, y) - y)
+            self._kernel = (float(np.sum(c)), 2.0 * wt * y, 2.0 * wt)
 
     def lambdas(self, theta: np.ndarray) -> tuple[np.ndarray, ...]:
         """Lambda_k (q_k, q_k) per term from theta (n_theta,) in lme4's order."""
@@ -193,10 +204,24 @@ class Pirls:
             return float("inf"), eta
         mu = fam.linkinv(eta)
         with np.errstate(all="ignore"):
-            dev = float(np.sum(fam.dev_resids(self.y, mu, self.wt)))
+            dev = self._deviance(mu)
         if not np.isfinite(dev):
             return float("inf"), mu
         return dev / phi + sum_u2, mu
+
+    def _deviance(self, mu: np.ndarray) -> float:
+        """sum_i d_i(y_i, mu_i), shape ().
+
+        For binomial (any link: mu is kept inside (0, 1)) and poisson with the log link (mu
+        > 0), the deviance is a constant plus two dot products with log mu; this equals R's
+        ``dev.resids`` summed, to rounding, at a fraction of its cost.
+        """
+        if self._kernel is None:
+            return float(np.sum(self.family.dev_resids(self.y, mu, self.wt)))
+        const, a, b = self._kernel
+        if self.family.name == "binomial":
+            return float(const - a @ np.log(mu) - b @ np.log1p(-mu))
+        return float(const - a @ np.log(mu) + b @ mu)
 
     def _factor(self, w: np.ndarray, wr: np.ndarray, theta: np.ndarray,
                 with_beta: bool) -> tuple[BlockedCholesky, Factor] | None:

@@ -348,3 +348,61 @@ def test_bad_input(cbpp: pd.DataFrame) -> None:
               start={"beta": [-100.0, 0.0]})
     assert isinstance(err.value, HiermixError)
     assert not isinstance(err.value, np.linalg.LinAlgError)
+
+
+# -- singular fits and the standard-error fallbacks -----------------------------------------
+
+@pytest.fixture(scope="module")
+def no_group_effect() -> pd.DataFrame:
+    """Poisson counts with no group effect at all (seed 1 gives a boundary fit)."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=200)
+    y = rng.poisson(np.exp(0.3 + 0.2 * x))
+    return pd.DataFrame({"y": y, "x": x, "g": pd.Categorical(np.repeat(np.arange(10), 20))})
+
+
+def test_singular_fit_is_the_glm(no_group_effect: pd.DataFrame) -> None:
+    """theta = 0 is flagged with lme4's message, and the fit is then the GLM: beta and log L
+    equal a direct maximisation of the poisson likelihood (scipy), to 1e-5 and 1e-7."""
+    from scipy import optimize, special
+
+    f = glmer("y ~ x + (1 | g)", no_group_effect, family="poisson")
+    assert f.is_singular and f.theta[0] == 0.0
+    assert "boundary (singular) fit: see help('isSingular')" in f.optsummary.messages
+    assert "boundary (singular) fit" in f.summary()
+    X = f.design.X
+    y = f.design.y
+
+    def nll(b: np.ndarray) -> float:
+        eta = X @ b
+        return float(-np.sum(y * eta - np.exp(eta) - special.gammaln(y + 1)))
+
+    glm = optimize.minimize(nll, np.zeros(2), method="BFGS", options={"gtol": 1e-10})
+    np.testing.assert_allclose(f.beta, glm.x, atol=1e-5)
+    assert f.loglik == pytest.approx(-glm.fun, rel=1e-7)
+
+
+def test_standard_error_fallbacks(fit: GlmerResult, cbpp: pd.DataFrame,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """use_hessian=False, and a Hessian that is not positive definite (forced here), give
+    lme4's R_X-based vcov; the second also warns. Both agree with the Hessian SEs to 10%
+    (cbpp; the R_X form ignores the dependence of the modes' weights on beta)."""
+    from hiermix.frequentist import glmm
+    from hiermix.frequentist.checks import ConvergenceWarning
+
+    rx = glmer(CBPP, cbpp, use_hessian=False)
+    assert rx.vcov_source == "pirls"
+    np.testing.assert_allclose(rx.fixef_se, fit.fixef_se, rtol=0.1)
+    monkeypatch.setattr(glmm, "_hessian_vcov", lambda H, idx: None)
+    with pytest.warns(ConvergenceWarning, match="not positive definite"):
+        forced = glmer(CBPP, cbpp)
+    assert forced.vcov_source == "pirls"
+    np.testing.assert_allclose(forced.vcov_beta, rx.vcov_beta, rtol=1e-6)
+
+
+def test_top_level_entry_points(cbpp: pd.DataFrame, fit: GlmerResult) -> None:
+    """hiermix.glmer and Model(..., family=...).fit() reach the GLMM engine."""
+    assert hiermix.glmer is glmer
+    m = hiermix.Model(CBPP, cbpp, family="binomial").fit()
+    assert isinstance(m, GlmerResult)
+    assert m.objective == pytest.approx(fit.objective, rel=1e-10)

@@ -55,56 +55,6 @@ CONDVAR_CHUNK = 4_000_000
 KERNEL_MIN_NNZ = 20_000
 
 
-def _batched_chol_inv(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Log-determinants (l,) and inverses (l, q, q) of symmetric positive definite M (l, q, q)."""
-    q = M.shape[1]
-    if q == 1:
-        d = M[:, 0, 0]
-        return np.log(d), (1.0 / d)[:, None, None]
-    if q == 2:
-        a, b, c = M[:, 0, 0], M[:, 1, 0], M[:, 1, 1]
-        det = a * c - b * b
-        inv = np.empty_like(M)
-        inv[:, 0, 0] = c / det
-        inv[:, 1, 1] = a / det
-        inv[:, 0, 1] = inv[:, 1, 0] = -b / det
-        return np.log(det), inv
-    L = np.linalg.cholesky(M)
-    logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
-    return logdet, np.linalg.inv(M)
-
-
-def _term0_q2(lam: np.ndarray, D: np.ndarray, AXY0: np.ndarray) -> tuple[
-        np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Term 0 with q_0 = 2 in closed form, elementwise over levels (no batched einsum).
-
-    With Lambda_0 = [[a, 0], [b, c]] and D_g = A_00,g: M_g = Lambda_0' D_g Lambda_0 + I,
-    W_g = Lambda_0 M_g^{-1} Lambda_0' and PW = A_XY0 W. Returns log det M_g (l,),
-    M^{-1} (l, 2, 2), W (l, 2, 2) and PW (p + 1, 2 l).
-    """
-    a, b, c = lam[0, 0], lam[1, 0], lam[1, 1]
-    d00, d01, d11 = D[:, 0, 0], D[:, 1, 0], D[:, 1, 1]
-    t0 = d00 * a + d01 * b  # (D Lambda)[0, 0]
-    t1 = d01 * a + d11 * b  # (D Lambda)[1, 0]
-    m00 = a * t0 + b * t1 + 1.0
-    m01 = c * (a * d01 + b * d11)
-    m11 = c * c * d11 + 1.0
-    det = m00 * m11 - m01 * m01
-    i00, i01, i11 = m11 / det, -m01 / det, m00 / det
-    Minv = np.empty_like(D)
-    Minv[:, 0, 0], Minv[:, 0, 1], Minv[:, 1, 0], Minv[:, 1, 1] = i00, i01, i01, i11
-    w00 = a * a * i00
-    w01 = a * (b * i00 + c * i01)
-    w11 = b * (b * i00 + c * i01) + c * (b * i01 + c * i11)
-    W = np.empty_like(D)
-    W[:, 0, 0], W[:, 0, 1], W[:, 1, 0], W[:, 1, 1] = w00, w01, w01, w11
-    P0, P1 = AXY0[:, 0::2], AXY0[:, 1::2]  # (p + 1, l) each
-    PW = np.empty_like(AXY0)
-    PW[:, 0::2] = P0 * w00 + P1 * w01
-    PW[:, 1::2] = P0 * w01 + P1 * w11
-    return np.log(det), Minv, W, PW
-
-
 @dataclass(frozen=True, eq=False)
 class Factor:
     """L(theta) in blocks, and what the criteria read from it.
@@ -215,23 +165,20 @@ class BlockedCholesky:
         theta = np.asarray(theta, dtype=float)
         lams = self.lambdas(theta)
         lam0 = lams[0]
-        l0, q0 = self._l0, self._q0
+        q0 = self._q0
         mz = self._mz
         if q0 == 1:
             l2 = lam0[0, 0] ** 2
-            M0 = g.D0 * l2 + 1.0
-            logdet0, M0inv = _batched_chol_inv(M0)
-            W = M0inv * l2  # (l0, 1, 1): Lambda_0 M_0^{-1} Lambda_0'
+            M0 = g.D0[:, 0, 0] * l2 + 1.0  # (l_0,): M_0 per level
+            logdet0 = float(np.sum(np.log(M0)))
+            M0inv = (1.0 / M0)[:, None, None]
+            W = M0inv * l2  # (l_0, 1, 1): Lambda_0 M_0^{-1} Lambda_0'
             PW = g.AXY0 * W[:, 0, 0][None, :]
-        elif q0 == 2:
-            logdet0, M0inv, W, PW = _term0_q2(lam0, g.D0, g.AXY0)
         else:
-            M0 = np.einsum("ji,gjk,kl->gil", lam0, g.D0, lam0)
-            M0[:, np.arange(q0), np.arange(q0)] += 1.0
-            logdet0, M0inv = _batched_chol_inv(M0)
-            W = np.einsum("ij,gjk,lk->gil", lam0, M0inv, lam0)
-            P = g.AXY0.reshape(g.p + 1, l0, q0)
-            PW = np.einsum("cgi,gij->cgj", P, W).reshape(g.p + 1, l0 * q0)
+            from .kernels import term0_update, term0_update_q2
+
+            kernel = term0_update_q2 if q0 == 2 else term0_update
+            logdet0, M0inv, W, PW = kernel(lam0, g.D0, g.AXY0)
         S = g.ARR.copy()
         S[mz:, mz:] -= PW @ g.AXY0.T
         if mz:
@@ -252,7 +199,7 @@ class BlockedCholesky:
             nan = float("nan")
             return Factor(theta, lams, M0inv, LR, nan, nan, nan, ok=False)
         d = np.diag(LR)
-        ldL2 = float(np.sum(logdet0) + 2.0 * np.sum(np.log(d[:mz])))
+        ldL2 = float(logdet0 + 2.0 * np.sum(np.log(d[:mz])))
         ldRX2 = float(2.0 * np.sum(np.log(d[mz:mz + g.p])))
         return Factor(theta, lams, M0inv, LR, ldL2, ldRX2, float(d[-1] ** 2), ok=True)
 

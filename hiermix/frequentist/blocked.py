@@ -16,7 +16,8 @@ added on the u part. With the terms in lme4's order, L is built by blocks (Mixed
 :mod:`hiermix.frequentist.gram`:
 
 1. term 0 is block diagonal: M_0 = Lambda_0' A_00 Lambda_0 + I, one q_0 x q_0 matrix per level,
-   factored all at once (L_0, vectorised over levels);
+   factored level by level (vectorised numpy for q_0 = 1, compiled loops otherwise, see
+   :mod:`hiermix.frequentist.kernels`);
 2. the rest R = [Z_1 .. Z_{K-1}, X, y] gets the Schur complement
    S = Lambda_R' (A_RR - A_R0 Lambda_0 M_0^{-1} Lambda_0' A_R0') Lambda_R + [I_z 0; 0 0],
    with Lambda_R = blockdiag(Lambda_1 .. Lambda_{K-1}, I_{p+1}), and a dense Cholesky

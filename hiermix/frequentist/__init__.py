@@ -122,7 +122,7 @@ def glmer(formula: str | ModelSpec, data: pd.DataFrame | Mapping[str, Sequence[A
         Prior weights (binomial: trials for proportions) and an offset added to eta.
     na_action : {"omit", "raise"}
     **kwargs
-        ``start``, ``check_derivs``, ``use_hessian``, ``fisher``, ``data_name``: see
+        ``start``, ``check_derivs``, ``use_hessian``, ``lme4_compat``, ``data_name``: see
         :func:`hiermix.frequentist.glmm.fit_glmm`.
 
     Returns

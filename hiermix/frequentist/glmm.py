@@ -122,7 +122,7 @@ def _hessian_vcov(H: np.ndarray, beta_idx: slice) -> np.ndarray | None:
 
 
 def fit_glmm(design: Design, nAGQ: int = 1, start: dict[str, Any] | None = None,
-             check_derivs: bool | None = None, use_hessian: bool = True, fisher: bool = False,
+             check_derivs: bool | None = None, use_hessian: bool = True, lme4_compat: bool = False,
              data_name: str | None = None, blas_threads: int | None = 1) -> GlmerResult:
     """Fit a GLMM by maximum likelihood (Laplace, AGQ, or lme4's nAGQ = 0).
 
@@ -139,8 +139,11 @@ def fit_glmm(design: Design, nAGQ: int = 1, start: dict[str, Any] | None = None,
         does so up to ``DERIV_CHECK_MAX_NOBS`` observations.
     use_hessian : bool
         Standard errors from the Hessian (lme4's default) or from R_X.
-    fisher : bool
-        Fisher weights in log|L|^2 for non-canonical links (lme4's approximation).
+    lme4_compat : bool
+        Reproduce lme4's numbers: Fisher weights in log|L|^2 for non-canonical links and,
+        for Gamma, inverse Gaussian and gaussian with a non-identity link, lme4's plug-in
+        dispersion instead of the maximum-likelihood one (see
+        :mod:`hiermix.frequentist.laplace`).
     data_name : str or None
     blas_threads : int or None
         BLAS threads while fitting (None leaves the library's setting); the dense blocks
@@ -164,13 +167,13 @@ def fit_glmm(design: Design, nAGQ: int = 1, start: dict[str, Any] | None = None,
     """
     data_name = data_name or getattr(design, "data_name", "") or None
     with _blas_limit(blas_threads):
-        return _fit(design, nAGQ, start, check_derivs, use_hessian, fisher, data_name)
+        return _fit(design, nAGQ, start, check_derivs, use_hessian, lme4_compat, data_name)
 
 
 def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: bool | None,
-         use_hessian: bool, fisher: bool, data_name: str | None) -> GlmerResult:
+         use_hessian: bool, lme4_compat: bool, data_name: str | None) -> GlmerResult:
     check_agq(design, nAGQ)
-    obj = GlmmObjective(design, nAGQ=max(int(nAGQ), 1), fisher=fisher)
+    obj = GlmmObjective(design, nAGQ=max(int(nAGQ), 1), lme4_compat=lme4_compat)
     start = dict(start or {})
     unknown = set(start) - {"theta", "beta", "phi"}
     if unknown:

@@ -52,8 +52,10 @@ class GlmerResult(LmerResult):
     vcov_source : str
         ``"hessian"`` (2 H^{-1} of -2 log L over theta, beta, [log phi]) or ``"pirls"``
         ((R_X' R_X)^{-1}).
-    fisher : bool
-        Whether log|L|^2 used Fisher weights for a non-canonical link.
+    lme4_compat : bool
+        Fitted with lme4's criterion (Fisher weights; plug-in dispersion). For a dispersion
+        family theta is then relative to sigma, as in lme4: the covariance of b_k is
+        sigma^2 Lambda_k Lambda_k', with sigma^2 = (Pearson chi^2 + ||u||^2) / n.
     """
 
     nAGQ: int = 1
@@ -62,7 +64,7 @@ class GlmerResult(LmerResult):
     mu: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     vcov_beta: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
     vcov_source: str = "hessian"
-    fisher: bool = False
+    lme4_compat: bool = False
 
     @classmethod
     def from_state(cls, obj: GlmmObjective, st: PirlsState, opt: OptSummary, singular: bool,
@@ -70,19 +72,33 @@ class GlmerResult(LmerResult):
                    data_name: str | None = None) -> GlmerResult:
         """Build the result from the objective and the PIRLS state at the estimates."""
         f = st.factor
+        phi = st.phi
+        if obj.plugin:
+            d = obj.design
+            pearson = float(np.sum(d.weights * (d.y - st.mu) ** 2
+                                   / d.family.variance(st.mu)))
+            phi = (pearson + st.sum_u2) / d.nobs
         return cls(design=obj.design, REML=False, theta=_frozen(st.theta),
                    beta=_frozen(st.beta), u=tuple(_frozen(x) for x in st.u),
-                   b=tuple(_frozen(x) for x in st.b), sigma=float(np.sqrt(st.phi)),
+                   b=tuple(_frozen(x) for x in st.b), sigma=float(np.sqrt(phi)),
                    objective=opt.fmin, pwrss=st.pdev, ldL2=f.ldL2, ldRX2=f.ldRX2,
                    vcov_unscaled=_frozen(vcov_beta), optsummary=opt, is_singular=singular,
                    data_name=data_name, _objective_fn=obj, _factor=st, nAGQ=nAGQ,
-                   phi=st.phi, eta=_frozen(st.eta), mu=_frozen(st.mu),
+                   phi=phi, eta=_frozen(st.eta), mu=_frozen(st.mu),
                    vcov_beta=_frozen(vcov_beta), vcov_source=vcov_source,
-                   fisher=not obj.observed)
+                   lme4_compat=obj.lme4_compat)
 
     @property
     def family(self) -> Any:
         return self.design.family
+
+    @property
+    def re_scale(self) -> float:
+        """The factor on Lambda in the covariance of b: sigma for lme4-compatible fits of a
+        dispersion family (lme4's relative theta), 1 otherwise."""
+        if self.lme4_compat and self.family.has_dispersion:
+            return self.sigma
+        return 1.0
 
     # -- sizes and criteria ----------------------------------------------------------------
     @property
@@ -118,7 +134,7 @@ class GlmerResult(LmerResult):
         families with a dispersion."""
         rows: list[tuple[Any, ...]] = []
         for t, th in zip(self.design.reterms, self._theta_blocks(), strict=True):
-            cov = cov_from_theta(th, t.q)
+            cov = cov_from_theta(th, t.q, self.re_scale)
             sd = np.sqrt(np.diag(cov))
             for j, name in enumerate(t.cnames):
                 rows.append((t.label, name, None, cov[j, j], sd[j]))
@@ -136,7 +152,7 @@ class GlmerResult(LmerResult):
         blocks = st.chol.inverse_diag_blocks(st.factor)
         out = []
         for lam, B in zip(st.factor.lambdas, blocks, strict=True):
-            v = np.einsum("ij,gjk,lk->gil", lam, B, lam)
+            v = self.re_scale**2 * np.einsum("ij,gjk,lk->gil", lam, B, lam)
             v.flags.writeable = False
             out.append(v)
         return tuple(out)
@@ -252,4 +268,4 @@ class GlmerResult(LmerResult):
         from .glmm import fit_glmm
 
         return fit_glmm(self.design.with_response(new_response), nAGQ=self.nAGQ,
-                        fisher=self.fisher, data_name=self.data_name)
+                        lme4_compat=self.lme4_compat, data_name=self.data_name)

@@ -50,7 +50,7 @@ def _random_block(fit: GlmerResult) -> list[str]:
     for t in fit.design.reterms:
         th = fit.theta[start:start + t.n_theta]
         start += t.n_theta
-        sd, corr = sd_corr_from_theta(th, t.q)
+        sd, corr = sd_corr_from_theta(th, t.q, fit.re_scale)
         for j, name in enumerate(t.cnames):
             rows.append([t.group if j == 0 else "", lme4_name(name), f"{sd[j] ** 2:.4g}",
                          f"{sd[j]:.4g}", " ".join(f"{corr[j, i]:.2f}" for i in range(j))])

@@ -9,7 +9,7 @@ of the marginal deviance is
 Every normalising constant of the family's density is kept (``family.loglik``), so the value is
 a true log-likelihood, comparable with a GLM's and across nAGQ. W holds the curvature of
 -log p(y_i | eta_i): for canonical links this is the Fisher weight that lme4 uses; otherwise
-the exact Hessian is used (as glmmTMB's Laplace does) unless ``fisher=True``. For a single
+the exact Hessian is used (as glmmTMB's Laplace does) unless ``lme4_compat=True``. For a single
 scalar term, nAGQ > 1 adds the adaptive quadrature correction of :mod:`hiermix.frequentist.agq`.
 
 Two parameter vectors, as lme4's two optimisation stages:
@@ -20,6 +20,12 @@ Two parameter vectors, as lme4's two optimisation stages:
 phi is a parameter of the likelihood for families with a dispersion (gaussian with a
 non-identity link, gamma, inverse gaussian), optimised on the log scale; binomial and poisson
 have phi = 1 and no such entry. PIRLS starts from the previous evaluation's modes.
+
+``lme4_compat=True`` reproduces lme4's criterion instead: Fisher weights in log|L|^2 for every
+link and, for families with a dispersion, no phi parameter: PIRLS runs with phi = 1 and the
+density is evaluated at lme4's plug-in phi = sum_i d_i / sum_i a_i (R's ``family$aic``, whose
+``+ 2`` lme4 keeps in its criterion). lme4 then reads theta relative to sigma, with
+sigma^2 = (Pearson chi^2 + ||u||^2) / n.
 """
 
 from __future__ import annotations
@@ -40,9 +46,9 @@ class GlmmObjective:
     design : Design
     nAGQ : int
         0 or 1: Laplace; > 1: adaptive Gauss-Hermite quadrature (one scalar term).
-    fisher : bool
-        Use Fisher weights in log|L|^2 for every link (lme4's approximation); by default the
-        exact Hessian is used where the two differ (non-canonical links).
+    lme4_compat : bool
+        lme4's criterion (see the module docstring): Fisher weights in log|L|^2, and the
+        plug-in dispersion for families that have one.
 
     Attributes
     ----------
@@ -50,6 +56,8 @@ class GlmmObjective:
     n_theta, p : int
     dispersion : bool
         Whether phi is estimated (and x ends with log phi).
+    plugin : bool
+        lme4's plug-in dispersion (``lme4_compat`` with a dispersion family).
     lower_theta : ndarray, shape (n_theta,)
     start_theta : ndarray, shape (n_theta,)
     state : PirlsState or None
@@ -58,7 +66,7 @@ class GlmmObjective:
         Overrides ``state`` as the warm start when set.
     """
 
-    def __init__(self, design: Design, nAGQ: int = 1, fisher: bool = False) -> None:
+    def __init__(self, design: Design, nAGQ: int = 1, lme4_compat: bool = False) -> None:
         check_agq(design, nAGQ)
         self.design = design
         self.family = design.family
@@ -66,8 +74,10 @@ class GlmmObjective:
         self.pirls = Pirls(design)
         self.n_theta = design.n_theta
         self.p = design.p
-        self.dispersion = bool(self.family.has_dispersion)
-        self.observed = (not fisher
+        self.lme4_compat = lme4_compat
+        self.plugin = bool(self.family.has_dispersion) and lme4_compat
+        self.dispersion = bool(self.family.has_dispersion) and not lme4_compat
+        self.observed = (not lme4_compat
                          and (self.family.name, self.family.link.name) not in CANONICAL)
         self.lower_theta = np.concatenate([lower_bounds(t.q) for t in design.reterms])
         self.start_theta = np.concatenate([initial_theta(t.q) for t in design.reterms])
@@ -132,7 +142,13 @@ class GlmmObjective:
         """-2 log L at a PIRLS state, with every normalising constant."""
         nAGQ = self.nAGQ if nAGQ is None else nAGQ
         fam = self.family
-        if self._const is not None:
+        if self.plugin:
+            wt = self.pirls.wt
+            disp = (st.pdev - st.sum_u2) / float(np.sum(wt))  # phi = 1 in PIRLS
+            with np.errstate(all="ignore"):
+                ll = float(np.sum(fam.loglik(self.pirls.y, st.mu, wt, disp)))
+            val = -2.0 * ll + 2.0 + st.sum_u2
+        elif self._const is not None:
             val = st.pdev + self._const
         else:
             with np.errstate(all="ignore"):

@@ -269,6 +269,15 @@ class Pirls:
             The starting point is invalid for the link or the family, or no step lowers the
             penalised deviance and the Newton step is not negligible.
         """
+        # Trial steps may overflow the inverse link (exp of a large eta): such points get
+        # pdev = +inf and are halved away, so the floating-point warnings carry no news.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._iterate(theta, beta, phi, u0, with_beta, eta0)
+
+    def _iterate(self, theta: np.ndarray, beta: np.ndarray, phi: float,
+                 u0: tuple[np.ndarray, ...] | None, with_beta: bool,
+                 eta0: np.ndarray | None) -> PirlsState:
+        """The PIRLS loop of :meth:`fit`."""
         fam = self.family
         theta = np.asarray(theta, dtype=float)
         beta = np.asarray(beta, dtype=float).copy()

@@ -124,6 +124,7 @@ class WorkingGram:
                                  shape=(self.l0 * self.q0, self.n))
         self.d0_pairs = [(i, j, self.X0[:, i] * self.X0[:, j])
                          for i in range(self.q0) for j in range(i + 1)]
+        self._no_rest = sp.csr_matrix((0, self.l0 * self.q0))  # one term: A_Z0 is empty
         self.az0: _Pattern | None = None
         self.zz: _Pattern | None = None
         self.ZrT: sp.csr_matrix | None = None
@@ -179,7 +180,13 @@ class WorkingGram:
             s = np.bincount(self.c0, weights=w * x, minlength=self.l0)
             D0[:, i, j] = s
             D0[:, j, i] = s
-        AXY0 = np.asarray(self.Z0T @ XYw).T.copy()  # (l_0 q_0, p + 1)' -> (p + 1, l_0 q_0)
+        if self.q0 == 1:
+            # one bincount per column beats a sparse product's overhead on small data
+            x0 = self.X0[:, 0]
+            AXY0 = np.stack([np.bincount(self.c0, weights=XYw[:, c] * x0, minlength=self.l0)
+                             for c in range(p + 1)])
+        else:
+            AXY0 = np.asarray(self.Z0T @ XYw).T.copy()  # (l_0 q_0, p + 1)' -> (p + 1, l_0 q_0)
         mz = self.m_z
         m = mz + p + 1
         ARR = np.zeros((m, m))
@@ -196,6 +203,6 @@ class WorkingGram:
             ARR[:mz, mz:] = zxy
             ARR[mz:, :mz] = zxy.T
         else:
-            AZ0 = sp.csr_matrix((0, self.l0 * self.q0))
+            AZ0 = self._no_rest
         return Gram(terms=self.layouts, D0=D0, AZ0=AZ0, AXY0=AXY0, ARR=ARR, p=p, n=self.n,
                     sum_log_w=0.0)

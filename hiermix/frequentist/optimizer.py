@@ -1,8 +1,11 @@
 """Bounded derivative-free minimisation of the profiled criterion over theta, and its record.
 
 lme4 minimises the profiled deviance with BOBYQA (Powell 2009) through nlopt
-(``nloptwrap``: ``xtol_abs = ftol_abs = 1e-8``, and nloptr's default ``xtol_rel = 1e-4``, which
-lme4 does not override), starting from Lambda = identity. hiermix calls
+(``nloptwrap``: ``xtol_abs = ftol_abs = 1e-8``), starting from Lambda = identity. Through nloptr
+lme4 also stops on nloptr's default ``xtol_rel = 1e-4``; hiermix does not by default
+(``xtol_rel = 0``): that stop saves a few evaluations (InstEval: 115 -> 106) but can leave the
+criterion about 1e-6 above lme4's own optimum, and matching or beating lme4's criterion comes
+first. hiermix calls
 the same algorithm from the same library (``nlopt.LN_BOBYQA``) with the same tolerances, so
 the number of evaluations is comparable with lme4's. :class:`OptSummary` is the record that
 travels with every fit (MixedModels.jl's ``OptSummary``, lme4's ``@optinfo``).
@@ -77,7 +80,7 @@ class OptSummary:
 
 
 def bobyqa(fun: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray,
-           xtol_abs: float = 1e-8, ftol_abs: float = 1e-8, xtol_rel: float = 1e-4,
+           xtol_abs: float = 1e-8, ftol_abs: float = 1e-8, xtol_rel: float = 0.0,
            maxeval: int = 100_000,
            initial_step: np.ndarray | None = None) -> OptSummary:
     """Minimise ``fun`` over the box ``x >= lower`` with BOBYQA, as lme4's ``nloptwrap``.
@@ -88,7 +91,8 @@ def bobyqa(fun: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray
         theta (n_theta,) -> criterion (float); +inf where undefined.
     x0, lower : ndarray, shape (n_theta,)
     xtol_abs, ftol_abs, xtol_rel : float
-        nlopt's stopping tolerances (lme4's effective defaults through nloptr).
+        nlopt's stopping tolerances (lme4's nloptwrap settings; see the module docstring
+        for ``xtol_rel``).
     maxeval : int
     initial_step : ndarray or None
         nlopt's default when None.
@@ -119,7 +123,8 @@ def bobyqa(fun: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray
     opt.set_lower_bounds(np.where(np.isfinite(lower), lower, -np.inf))
     opt.set_xtol_abs(xtol_abs)
     opt.set_ftol_abs(ftol_abs)
-    opt.set_xtol_rel(xtol_rel)
+    if xtol_rel > 0:
+        opt.set_xtol_rel(xtol_rel)
     opt.set_maxeval(maxeval)
     if initial_step is not None:
         opt.set_initial_step(initial_step)

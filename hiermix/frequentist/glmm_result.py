@@ -146,6 +146,20 @@ class GlmerResult(LmerResult):
             rows.append((RESIDUAL, None, None, self.phi, float(np.sqrt(self.phi))))
         return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
+    def varcorr_intervals(self, ci: float = 0.95) -> pd.DataFrame:
+        """Wald intervals for every row of :attr:`varcorr` on the log-SD / atanh-correlation /
+        log-phi scale, beta profiled (see :mod:`hiermix.frequentist.glmm_wald`).
+
+        ``lme4_compat`` fits get NaN intervals: their phi is not a likelihood estimate.
+        """
+        from .glmm_wald import psi_criterion
+        from .wald import varcorr_intervals
+
+        if self.lme4_compat and self.family.has_dispersion:
+            return varcorr_intervals(self, ci)
+        criterion, scale = psi_criterion(self)
+        return varcorr_intervals(self, ci, criterion=criterion, scale=scale)
+
     @cached_property
     def _condvar_blocks(self) -> tuple[np.ndarray, ...]:
         st = self._factor

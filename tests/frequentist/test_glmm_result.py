@@ -367,7 +367,7 @@ def test_singular_fit_is_the_glm(no_group_effect: pd.DataFrame) -> None:
     from scipy import optimize, special
 
     f = glmer("y ~ x + (1 | g)", no_group_effect, family="poisson")
-    assert f.is_singular and f.theta[0] == 0.0
+    assert f.is_singular and f.theta[0] < 1e-6
     assert "boundary (singular) fit: see help('isSingular')" in f.optsummary.messages
     assert "boundary (singular) fit" in f.summary()
     X = f.design.X

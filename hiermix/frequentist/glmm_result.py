@@ -160,6 +160,20 @@ class GlmerResult(LmerResult):
         criterion, scale = psi_criterion(self)
         return varcorr_intervals(self, ci, criterion=criterion, scale=scale)
 
+    def to_datatree(self, draws: int = 4000, seed: Any = 0) -> Any:
+        """Draws from the asymptotic distribution of the estimates as an ArviZ DataTree
+        (:func:`hiermix.frequentist.datatree.fit_datatree`), with the GLMM's psi covariance
+        (beta profiled, :mod:`hiermix.frequentist.glmm_wald`)."""
+        from .datatree import fit_datatree
+        from .glmm_wald import psi_criterion
+        from .wald import estimate_psi
+
+        if self.lme4_compat and self.family.has_dispersion:
+            return fit_datatree(self, draws=draws, seed=seed)
+        criterion, scale = psi_criterion(self)
+        return fit_datatree(self, draws=draws, seed=seed,
+                            psi=estimate_psi(self, criterion, scale))
+
     @cached_property
     def _condvar_blocks(self) -> tuple[np.ndarray, ...]:
         st = self._factor

@@ -458,3 +458,15 @@ def test_varcorr_intervals_with_dispersion() -> None:
     c = glmer("y ~ x + (1 | grupo)", data, family="Gamma", link="log", lme4_compat=True,
               check_derivs=False)
     assert c.varcorr_intervals().ml_se.isna().all()
+
+
+def test_to_datatree(fit: GlmerResult) -> None:
+    """The ArviZ view: beta draws centred at beta-hat with the fit's SEs, SD draws from the
+    profiled Wald distribution (finite, positive), names from hiermix.naming."""
+    post = fit.to_datatree(draws=4000, seed=1)["posterior"]
+    beta = post["beta"].values.reshape(-1, fit.design.p)
+    np.testing.assert_allclose(beta.mean(axis=0), fit.beta, atol=4 * fit.fixef_se.max() / 60)
+    np.testing.assert_allclose(beta.std(axis=0), fit.fixef_se, rtol=0.05)
+    sd = post["sd_herd"].values.ravel()
+    assert np.all(sd > 0) and np.all(np.isfinite(sd))
+    assert np.median(sd) == pytest.approx(fit.theta[0], rel=0.05)

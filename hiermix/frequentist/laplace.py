@@ -94,7 +94,6 @@ class GlmmObjective:
             and np.allclose(wt * y, np.round(wt * y)))
         self._const: float | None = None
         self.beta0 = np.zeros(self.p)
-        self.feval = 0
 
     # -- parameter vectors -----------------------------------------------------------------
     def split(self, x: np.ndarray, with_beta: bool
@@ -184,7 +183,6 @@ class GlmmObjective:
 
     def stage0(self, x: np.ndarray) -> float:
         """The criterion over x = (theta, [log phi]) with beta from PIRLS (lme4's nAGQ = 0)."""
-        self.feval += 1
         theta, _, phi = self.split(np.asarray(x, dtype=float), with_beta=False)
         try:
             st = self.modes(theta, self.beta0, phi, with_beta=True)
@@ -194,7 +192,6 @@ class GlmmObjective:
 
     def __call__(self, x: np.ndarray) -> float:
         """The criterion over x = (theta, beta, [log phi]) (the joint stage)."""
-        self.feval += 1
         theta, beta, phi = self.split(np.asarray(x, dtype=float), with_beta=True)
         assert beta is not None
         try:

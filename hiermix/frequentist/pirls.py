@@ -12,17 +12,23 @@ conditional mode u* minimises the penalised deviance
     pdev(u) = sum_i d_i(y_i, mu_i) / phi + ||u||^2
 
 (d_i the unit deviance times prior weight, R's ``dev.resids``). Each PIRLS step is the
-penalised least-squares problem of an LMM with Fisher working weights
+penalised least-squares problem of an LMM with working weights (Fisher scoring)
 w_i = a_i mu_eta_i^2 / (phi V(mu_i)) and working response z_i = eta_i + (y_i - mu_i) / mu_eta_i,
 solved with the blocked Cholesky of :mod:`hiermix.frequentist.blocked` on the Gram matrix of
 :mod:`hiermix.frequentist.reweight`; a step that does not lower pdev is halved. With
 ``with_beta=True`` beta joins u in the least-squares step (lme4's nAGQ = 0, and a GLM when
 theta = 0).
 
-The iteration stops when the Newton step from the current point is negligible, so the factor
-L of the last step belongs to the mode itself: log|L|^2 is then the Laplace log-determinant
-with Fisher weights. With the exact Hessian of -log p(y | u) (glmmTMB's Laplace) the weights
-differ for non-canonical links; :func:`observed_weights` gives them.
+For non-canonical links the Fisher weights are only the expected curvature, and Fisher
+scoring converges linearly (slowly for skewed data such as inverse Gaussian responses). There
+the step is Newton's: w_i is the exact second derivative of -log p(y_i | eta_i)
+(:func:`observed_weights`, possibly negative for single observations) and r_i = eta_i + s_i / w_i
+with s_i the score, entered as the product w_i r_i; an iteration whose Newton system is not
+positive definite falls back to Fisher scoring. For canonical links the two coincide.
+
+The iteration stops when the step from the current point is negligible, so the factor L of the
+last step belongs to the mode itself: log|L|^2 is then the Laplace log-determinant, with the
+exact Hessian's weights after a Newton step (glmmTMB's Laplace) and Fisher weights otherwise.
 """
 
 from __future__ import annotations

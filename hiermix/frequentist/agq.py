@@ -40,7 +40,8 @@ def check_agq(design: Design, nAGQ: int) -> None:
         nAGQ negative or above :data:`MAX_NAGQ`, or nAGQ > 1 with anything but one scalar
         random-effects term.
     """
-    if not isinstance(nAGQ, (int, np.integer)) or isinstance(nAGQ, bool) or nAGQ < 0:
+    whole = isinstance(nAGQ, (int, np.integer, float, np.floating)) and float(nAGQ).is_integer()
+    if isinstance(nAGQ, bool) or not whole or nAGQ < 0:
         raise ModelError(f"nAGQ must be a non-negative integer; got {nAGQ!r}")
     if nAGQ > MAX_NAGQ:
         raise ModelError(f"nAGQ = {nAGQ} is above the largest supported value {MAX_NAGQ}")

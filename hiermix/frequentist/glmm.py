@@ -173,7 +173,12 @@ def fit_glmm(design: Design, nAGQ: int = 1, start: dict[str, Any] | None = None,
 def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: bool | None,
          use_hessian: bool, lme4_compat: bool, data_name: str | None) -> GlmerResult:
     check_agq(design, nAGQ)
-    obj = GlmmObjective(design, nAGQ=max(int(nAGQ), 1), lme4_compat=lme4_compat)
+    nAGQ = int(nAGQ)
+    if lme4_compat and design.family.has_dispersion and nAGQ > 1:
+        raise ModelError("lme4_compat with nAGQ > 1 is not available for families with a "
+                         "dispersion: lme4's plug-in dispersion has no quadrature counterpart "
+                         "here; use nAGQ = 1 or the maximum-likelihood fit (lme4_compat=False)")
+    obj = GlmmObjective(design, nAGQ=max(nAGQ, 1), lme4_compat=lme4_compat)
     start = dict(start or {})
     unknown = set(start) - {"theta", "beta", "phi"}
     if unknown:

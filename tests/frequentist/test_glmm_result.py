@@ -328,6 +328,12 @@ def test_bad_input(cbpp: pd.DataFrame) -> None:
         glmer(CBPP, cbpp, nAGQ=26)
     with pytest.raises(ModelError, match="non-negative integer"):
         glmer(CBPP, cbpp, nAGQ=-1)
+    with pytest.raises(ModelError, match="non-negative integer"):
+        glmer(CBPP, cbpp, nAGQ=2.5)
+    assert glmer(CBPP, cbpp, nAGQ=3.0, check_derivs=False).nAGQ == 3
+    gam = load_data("seed_gamma_intercept")
+    with pytest.raises(ModelError, match="lme4_compat with nAGQ > 1"):
+        glmer("y ~ x + (1 | grupo)", gam, family="Gamma", nAGQ=5, lme4_compat=True)
     with pytest.raises(ModelError, match="start theta has 2 values"):
         glmer(CBPP, cbpp, start={"theta": [1.0, 1.0]})
     with pytest.raises(ModelError, match="unknown entries in start"):
@@ -335,7 +341,6 @@ def test_bad_input(cbpp: pd.DataFrame) -> None:
     bad = grouse.assign(TICKS=grouse.TICKS - 5)
     with pytest.raises(ResponseSupportError, match="TICKS"):
         glmer("TICKS ~ YEAR + (1 | BROOD)", bad, family="poisson")
-    gam = load_data("seed_gamma_intercept")
     with pytest.raises(ResponseSupportError):
         glmer("y ~ x + (1 | grupo)", gam.assign(y=gam.y - gam.y.median()), family="Gamma")
     with pytest.raises(FamilyError, match="unknown family"):

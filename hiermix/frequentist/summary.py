@@ -100,7 +100,7 @@ def _random_block(fit: LmerResult) -> list[str]:
         start += t.n_theta
         sd, corr = sd_corr_from_theta(th, t.q, fit.sigma)
         for j, name in enumerate(t.cnames):
-            groups.append(t.group if j == 0 else "")
+            groups.append(t.label if j == 0 else "")
             names.append(lme4_name(name))
             sds.append(float(sd[j]))
             corrs.append(" ".join(f"{corr[j, i]:.2f}".rjust(5) for i in range(j)))

@@ -7,7 +7,8 @@ and 1 otherwise; the varcorr Residual row holds phi (variance) and sqrt(phi), as
 it, and is absent for binomial and poisson. ``objective`` is -2 log L with every normalising
 constant (the Laplace or AGQ approximation). Conditional variances of b are
 Lambda_k B_kg Lambda_k' with B the diagonal blocks of (Lambda' Z' W Z Lambda + I)^{-1} at the
-modes, W the Fisher weights (lme4's ``condVar``).
+modes (lme4's ``condVar``), W the weights of the Laplace factor: the Fisher weights lme4 uses
+for canonical links and ``lme4_compat`` fits, the exact Hessian's otherwise.
 
 Everything not specific to GLMMs (ranef, coef, ngrps, nobs, aic, bic, ...) is inherited from
 :class:`~hiermix.frequentist.result.LmerResult`.

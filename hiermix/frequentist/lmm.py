@@ -2,8 +2,13 @@
 
 ::
 
-    design -> build_gram -> LmmObjective (lme4's ``mkLmerDevfun``) -> bobyqa (``optimizeLmer``)
+    design -> build_gram -> LmmObjective (lme4's ``mkLmerDevfun``)
+           -> bobyqa or lbfgsb, then restart_edge (``optimizeLmer``)
            -> post-fit checks (``checkConv``) -> LmerResult (``mkMerMod``)
+
+BOBYQA (lme4's optimiser) is the default; when every term is scalar and the terms after the
+first are large, L-BFGS-B with the analytic gradient (:mod:`hiermix.frequentist.gradient`)
+reaches the same optimum in a quarter of the evaluations.
 
 Parameterisation (Bates et al. 2015, JSS): theta gives Lambda(theta) (see
 :mod:`hiermix.covariance`), b = Lambda u, beta and sigma are profiled out:

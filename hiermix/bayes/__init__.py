@@ -27,10 +27,9 @@ from .priors import (
     resolve_priors,
 )
 from .result import BayesResult, SamplerRecord
-from .sample import DEFAULT_SAMPLER, sample, sample_prior_predictive
+from .sample import default_sampler, sample, sample_prior_predictive
 
 __all__ = [
-    "DEFAULT_SAMPLER",
     "LKJ",
     "BayesResult",
     "BuiltModel",
@@ -46,6 +45,7 @@ __all__ = [
     "SamplingWarning",
     "StudentT",
     "build_model",
+    "default_sampler",
     "resolve_priors",
     "sample",
     "sample_prior_predictive",

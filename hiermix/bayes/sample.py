@@ -28,9 +28,9 @@ from .marginal import can_marginalize, draw_b
 from .priors import Priors
 from .result import BayesResult, SamplerRecord, mu_draws
 
-SAMPLERS = ("pymc", "nutpie", "numpyro", "blackjax")
-#: The default NUTS implementation; see benchmarks/bayes.py for the measurements behind it.
-DEFAULT_SAMPLER = "pymc"
+SAMPLERS = ("nutpie", "pymc", "nutpie-numba", "numpyro", "blackjax")
+_MODULE = {"nutpie": "nutpie", "pymc": "pymc", "nutpie-numba": "nutpie", "numpyro": "numpyro",
+           "blackjax": "blackjax"}
 
 
 def _installed(module: str) -> bool:
@@ -39,12 +39,17 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def default_sampler() -> str:
+    """``"nutpie"`` (nutpie's NUTS over a C-compiled log-density) where nutpie is installed,
+    else ``"pymc"``: the faster end to end in benchmarks/bayes.py."""
+    return "nutpie" if _installed("nutpie") else "pymc"
+
+
 def _resolve_sampler(sampler: str | None) -> str:
-    name = DEFAULT_SAMPLER if sampler is None else sampler
+    name = default_sampler() if sampler is None else sampler
     if name not in SAMPLERS:
         raise ModelError(f"unknown sampler {name!r}; use one of {', '.join(SAMPLERS)}")
-    module = {"pymc": "pymc", "nutpie": "nutpie", "numpyro": "numpyro",
-              "blackjax": "blackjax"}[name]
+    module = _MODULE[name]
     if not _installed(module):
         raise ModelError(f"sampler {name!r} needs the {module!r} package, which is not "
                          f"installed (pip install {module})")
@@ -73,8 +78,11 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
         Integrate b out while sampling and draw it afterwards from its exact conditional
         posterior; gaussian identity-link models with one random-effects term only. "auto"
         does it where possible.
-    sampler : {"pymc", "nutpie", "numpyro", "blackjax"} or None
-        NUTS implementation; None takes :data:`DEFAULT_SAMPLER`.
+    sampler : {"nutpie", "pymc", "nutpie-numba", "numpyro", "blackjax"} or None
+        NUTS implementation: ``"nutpie"`` runs nutpie's sampler on PyTensor's C-compiled
+        log-density (:mod:`hiermix.bayes.nutpie_backend`), ``"nutpie-numba"`` is PyMC's own
+        nutpie route (numba), the others are ``pm.sample(nuts_sampler=...)``. None takes
+        :func:`default_sampler`.
     target_accept : float
     cores : int or None
         Parallel chains; None lets PyMC choose.
@@ -131,6 +139,12 @@ def _run_nuts(built: BuiltModel, sampler: str, draws: int, tune: int, chains: in
               kwargs: dict[str, Any]) -> Any:
     import pymc as pm
 
+    if sampler == "nutpie":
+        from . import nutpie_backend
+
+        return nutpie_backend.sample(built.model, draws=draws, tune=tune, chains=chains,
+                                     seed=seed, cores=cores, target_accept=target_accept,
+                                     progressbar=progressbar, **kwargs)
     extra = dict(kwargs)
     if sampler == "pymc":
         extra.setdefault("target_accept", target_accept)
@@ -140,8 +154,8 @@ def _run_nuts(built: BuiltModel, sampler: str, draws: int, tune: int, chains: in
         extra["nuts_sampler_kwargs"] = nuts_kw
     with built.model:
         return pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed,
-                         nuts_sampler=sampler, progressbar=progressbar,
-                         compute_convergence_checks=False, **extra)
+                         nuts_sampler="nutpie" if sampler == "nutpie-numba" else sampler,
+                         progressbar=progressbar, compute_convergence_checks=False, **extra)
 
 
 def _add_posterior_vars(dt: Any, extra: dict[str, Any]) -> Any:

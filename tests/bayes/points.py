@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -57,7 +58,7 @@ def natural_values(built: Any, rng: np.random.Generator, family: str) -> dict[st
         elif name.startswith("sd_"):
             values[name] = rng.uniform(0.03, 0.1, shape)
         elif name.startswith("chol_"):
-            q = int(round((np.sqrt(8 * shape[0] + 1) - 1) / 2))
+            q = (math.isqrt(8 * shape[0] + 1) - 1) // 2
             sd = rng.uniform(0.03, 0.1, q)
             corr = np.eye(q)
             for i in range(q):

@@ -1,0 +1,125 @@
+"""nutpie's NUTS (Rust) driving a log-density compiled by PyTensor's C backend.
+
+``pm.sample(nuts_sampler="nutpie")`` compiles the model with numba, which costs 8 to 15 s on a
+2-core machine before the first draw, more than the whole PyMC run for the models of this
+package; PyMC's own NUTS compiles quickly (PyTensor caches the C code on disk) but spends
+about 100 microseconds of Python per leapfrog step. This backend takes the best of both: the
+log-density and its gradient are compiled once by PyTensor (C, cached), and nutpie's sampler
+calls that function from Rust through :func:`nutpie.compiled_pyfunc.from_pyfunc`, so the tree
+building, adaptation and bookkeeping run at native speed (benchmarks/bayes.py).
+
+The unconstrained point x (d,) is the concatenation of PyMC's value variables (transformed
+where PyMC transforms: log for SDs, the packed Cholesky transform of ``LKJCholeskyCov``), in
+``model.free_RVs`` order; the draws kept are every free variable on its natural scale and
+every deterministic, named and dimensioned as PyMC names them, so the posterior group is the
+one ``pm.sample`` would give.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+#: PyTensor mode for the log-density: the C backend, whose compiled code is cached on disk.
+MODE = "FAST_RUN"
+
+
+def _flat_layout(model: Any, point: dict[str, np.ndarray]) -> tuple[list[Any], list[slice],
+                                                                     list[tuple[int, ...]]]:
+    values, slices, shapes = [], [], []
+    start = 0
+    for rv in model.free_RVs:
+        vv = model.rvs_to_values[rv]
+        shape = tuple(np.shape(point[vv.name]))
+        size = int(np.prod(shape, dtype=int))
+        values.append(vv)
+        slices.append(slice(start, start + size))
+        shapes.append(shape)
+        start += size
+    return values, slices, shapes
+
+
+def compile_model(model: Any) -> Any:
+    """A nutpie ``CompiledModel`` of a PyMC model (see the module docstring)."""
+    import pymc as pm
+    import pytensor
+    import pytensor.tensor as pt
+    from nutpie.compiled_pyfunc import from_pyfunc
+    from pymc.initial_point import make_initial_point_fn
+    from pytensor.graph import graph_replace
+
+    # The initial-point function runs once per chain: compile it in the quickest mode.
+    with pytensor.config.change_flags(mode="FAST_COMPILE"):
+        init_fn = make_initial_point_fn(model=model, return_transformed=True,
+                                        jitter_rvs=set(model.free_RVs))
+        point0 = init_fn(0)
+    values, slices, shapes = _flat_layout(model, point0)
+    ndim = slices[-1].stop if slices else 0
+
+    x = pt.vector("x", dtype="float64")
+    replace = {vv: x[sl].reshape(shape) if shape else x[sl][0]
+               for vv, sl, shape in zip(values, slices, shapes, strict=True)}
+    logp = model.logp()
+    grad = pt.concatenate([pt.as_tensor(g).ravel() for g in pt.grad(logp, values)])
+    kept = list(model.free_RVs) + list(model.deterministics)
+    names = [v.name for v in kept]
+    # One function for the log-density, its gradient and the kept variables: compiling (graph
+    # rewriting) dominates the set-up, and the kept variables cost little next to the gradient.
+    outs = graph_replace([logp, grad, *model.replace_rvs_by_values(kept)], replace,
+                         strict=False)
+    fn = pm.compile([x], outs, mode=MODE)
+    fn.trust_input = True
+    out_shapes = [tuple(np.shape(v)) for v in fn(_flatten(point0, values))[2:]]
+    dims = {n: tuple(model.named_vars_to_dims[n]) for n in names
+            if n in model.named_vars_to_dims}
+    used = {d for ds in dims.values() for d in ds}
+    # nutpie takes coordinates as text; only the dims of kept variables are needed.
+    coords = {k: [str(c) for c in v] for k, v in model.coords.items()
+              if v is not None and k in used}
+
+    # nutpie calls these from its worker threads, and a compiled PyTensor function reuses its
+    # output storage: calls are serialised by a lock (the GIL serialises them anyway) and the
+    # outputs copied before it is released.
+    lock = threading.Lock()
+
+    def make_logp() -> Any:
+        def logp_and_grad(q: np.ndarray, **_: Any) -> tuple[float, np.ndarray]:
+            with lock:
+                lp, g, *_ = fn(q)
+                return float(lp), np.array(g, dtype=np.float64, order="C")
+        return logp_and_grad
+
+    def make_expand(seed1: int, seed2: int, chain: int) -> Any:
+        def expand(q: np.ndarray, **_: Any) -> dict[str, np.ndarray]:
+            with lock:
+                vals = fn(q)[2:]
+                return {n: np.array(v, dtype=np.float64).reshape(s)
+                        for n, v, s in zip(names, vals, out_shapes, strict=True)}
+        return expand
+
+    def make_init(seed: int) -> np.ndarray:
+        with lock:
+            return _flatten(init_fn(int(seed) % (2**32)), values)
+
+    return from_pyfunc(ndim=ndim, make_logp_fn=make_logp, make_expand_fn=make_expand,
+                       expanded_dtypes=[np.dtype("float64")] * len(names),
+                       expanded_shapes=out_shapes, expanded_names=names, coords=coords,
+                       dims=dims, make_initial_point_fn=make_init)
+
+
+def _flatten(point: dict[str, np.ndarray], values: list[Any]) -> np.ndarray:
+    return np.concatenate([np.ravel(np.asarray(point[v.name], dtype=np.float64))
+                           for v in values])
+
+
+def sample(model: Any, draws: int, tune: int, chains: int, seed: int, cores: int | None,
+           target_accept: float, progressbar: bool, **kwargs: Any) -> Any:
+    """Draws from ``model``'s posterior as a DataTree (``posterior``, ``sample_stats``)."""
+    import nutpie
+
+    compiled = compile_model(model)
+    return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
+                         cores=cores, progress_bar=progressbar, save_warmup=False,
+                         target_accept=target_accept, **kwargs)

@@ -62,7 +62,8 @@ def compile_model(model: Any) -> Any:
     replace = {vv: x[sl].reshape(shape) if shape else x[sl][0]
                for vv, sl, shape in zip(values, slices, shapes, strict=True)}
     logp = model.logp()
-    grad = pt.concatenate([pt.as_tensor(g).ravel() for g in pt.grad(logp, values)])
+    grads: Any = pt.grad(logp, values)  # a list, one gradient per value variable
+    grad = pt.concatenate([pt.as_tensor(g).ravel() for g in grads])
     kept = list(model.free_RVs) + list(model.deterministics)
     names = [v.name for v in kept]
     # One function for the log-density, its gradient and the kept variables: compiling (graph

@@ -260,3 +260,43 @@ def test_gamma_agq15_true_ml() -> None:
     assert fit.varcorr.sdcor.iloc[0] == pytest.approx(agq["re_sd"], rel=1e-3)
     assert fit.phi == pytest.approx(agq["dispersion"], rel=1e-3)
     assert fit.loglik > fitted("seed_gamma_intercept").loglik  # Laplace is 0.02 below here
+
+
+# lme4 1.1.31 on R 4.2.2, fitted with Rscript on the catalogue's cbpp and grouseticks data
+# (cbpp's obs = row number): -2 log L, fixef, theta. Non-canonical links are compared with
+# ``lme4_compat=True`` (lme4's Fisher weights in the Laplace determinant); nAGQ > 1 compares
+# parameters only (lme4's criterion drops constants there).
+_CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+_EXTRA = {
+    "cbpp_obs": (dict(formula=_CBPP + " + (1 | obs)"), 174.6383271472,
+                 [-1.500290, -1.226498, -1.328831, -1.866248], [0.891069, 0.183956]),
+    "cbpp_probit": (dict(formula=_CBPP, link="probit", lme4_compat=True), 185.2424851430,
+                    [-0.835475, -0.528033, -0.616854, -0.799573], [0.337989]),
+    "cbpp_cloglog_agq10": (dict(formula=_CBPP, link="cloglog", nAGQ=10), None,
+                           [-1.532828, -0.912100, -1.030160, -1.478386], [0.590308]),
+    "grouse_nested": (dict(formula="TICKS ~ YEAR + cHEIGHT + (1 | LOCATION/BROOD)",
+                           family="poisson"), 1975.8763138727,
+                      [0.466862, 1.165582, -0.977932, -0.023546], [0.769651, 0.574137]),
+    "grouse_offset": (dict(formula="TICKS ~ YEAR + (1 | BROOD) + offset(log(cHEIGHT + 100))",
+                           family="poisson"), 2067.9976216502,
+                      [-4.341016, 1.502245, -0.879641], [1.580516]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_EXTRA))
+def test_more_models_against_lme4(case: str) -> None:
+    """Nested and observation-level terms, probit, cloglog AGQ and an offset() term against
+    lme4 (numbers above): -2 log L no worse than 1e-6 relative, fixef and theta within 1e-3
+    relative or 1e-3 absolute, whichever is larger."""
+    kw, objective, beta, theta = _EXTRA[case]
+    kw = dict(kw)
+    data = load_data("cbpp" if case.startswith("cbpp") else "grouseticks")
+    if case == "cbpp_obs":
+        data["obs"] = [str(i) for i in range(len(data))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # lme4 warns on none of these, nor may hiermix
+        fit = hiermix.glmer(kw.pop("formula"), data, **kw)
+    if objective is not None:
+        assert fit.objective <= objective * (1 + 1e-6)
+    np.testing.assert_allclose(fit.beta, beta, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(fit.theta, theta, rtol=1e-3, atol=1e-3)

@@ -165,7 +165,11 @@ class BayesResult:
             return post["phi"]
         if "sigma" in post:
             return post["sigma"] ** 2
-        return post["beta"].isel(coef=0) * 0 + 1.0
+        import xarray as xr
+
+        return xr.DataArray(np.ones((post.sizes["chain"], post.sizes["draw"])),
+                            dims=("chain", "draw"),
+                            coords={"chain": post["chain"], "draw": post["draw"]}, name="phi")
 
     def parameter_names(self, with_b: bool = True) -> list[str]:
         """Names in the naming contract: beta, sd_*, corr_*, sigma or phi, and b_*."""

@@ -60,7 +60,7 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
            random_seed: int | None = None, priors: Priors | str | Mapping[str, Any] | None = None,
            *, centered: bool = False, marginal: bool | str = "auto", sampler: str | None = None,
            target_accept: float = 0.8, cores: int | None = None, progressbar: bool = False,
-           warn: bool = True, **kwargs: Any) -> BayesResult:
+           log_likelihood: bool = True, warn: bool = True, **kwargs: Any) -> BayesResult:
     """Sample the posterior of ``design``'s mixed model with NUTS.
 
     Parameters
@@ -86,8 +86,13 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
     target_accept : float
     cores : int or None
         Parallel chains; None lets PyMC choose.
-    progressbar, warn : bool
-        Show PyMC's progress bar; issue failed diagnostics as :class:`SamplingWarning`.
+    progressbar : bool
+        Show the sampler's progress bar.
+    log_likelihood : bool
+        Store the pointwise log-likelihood (chains x draws x n doubles; turn off for very
+        large n when LOO is not needed).
+    warn : bool
+        Issue failed diagnostics as :class:`SamplingWarning`.
     **kwargs
         Passed to ``pymc.sample``.
 
@@ -117,7 +122,7 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
     if use_marginal:
         dt = _add_posterior_vars(dt, draw_b(built, dt["posterior"].to_dataset(),
                                             np.random.default_rng(seed + 1)))
-    dt = _add_data_groups(dt, design)
+    dt = _add_data_groups(dt, design, log_likelihood)
     seconds = time.perf_counter() - t0
 
     stats = dt["sample_stats"].to_dataset() if "sample_stats" in dt.children else None
@@ -164,31 +169,18 @@ def _add_posterior_vars(dt: Any, extra: dict[str, Any]) -> Any:
     return dt
 
 
-def _add_data_groups(dt: Any, design: Design) -> Any:
-    """log_likelihood (pointwise, with Family.loglik) and constant_data."""
+def _add_data_groups(dt: Any, design: Design, log_likelihood: bool = True) -> Any:
+    """log_likelihood (pointwise, with Family.loglik), observed_data and constant_data."""
     import xarray as xr
 
     post = dt["posterior"].to_dataset()
-    c, d = post.sizes["chain"], post.sizes["draw"]
-    beta = np.asarray(post["beta"])
-    bs = [np.asarray(post[b_var(t.label)]) for t in design.reterms]
-    phi = _phi(post)
     y, w = np.asarray(design.y), np.asarray(design.weights)
-    codes = [t.codes for t in design.reterms]
-    Xk = [np.asarray(t.X) for t in design.reterms]
-    ll = np.empty((c, d, design.nobs))
-    # One chain at a time keeps the (draws, n) intermediates small for large n.
-    for ch in range(c):
-        mu = mu_draws(design, beta[ch], [b[ch] for b in bs], np.asarray(design.X),
-                      np.asarray(design.offset), codes, Xk)
-        ll[ch] = design.family.loglik(y[None, :], mu, w[None, :], phi[ch][:, None])
-    coords = {"chain": post["chain"], "draw": post["draw"], OBS_DIM: np.arange(design.nobs)}
     if "observed_data" not in dt.children:
         # The marginal model's likelihood is a Potential, which PyMC does not record as data.
         dt["observed_data"] = xr.Dataset({RESPONSE: ((OBS_DIM,), y)},
                                          coords={OBS_DIM: np.arange(design.nobs)})
-    dt["log_likelihood"] = xr.Dataset(
-        {RESPONSE: (("chain", "draw", OBS_DIM), ll)}, coords=coords)
+    if log_likelihood:
+        dt["log_likelihood"] = _pointwise_loglik(post, design)
 
     const: dict[str, Any] = {
         "X": ((OBS_DIM, FIXEF_DIM), np.asarray(design.X)),
@@ -203,6 +195,27 @@ def _add_data_groups(dt: Any, design: Design) -> Any:
         ccoords[coef_dim(t.label)] = list(t.cnames)
     dt["constant_data"] = xr.Dataset(const, coords=ccoords)
     return dt
+
+
+def _pointwise_loglik(post: Any, design: Design) -> Any:
+    """log p(y_i | beta, b, phi) per draw, Dataset with ``y`` (chain, draw, obs)."""
+    import xarray as xr
+
+    c, d = post.sizes["chain"], post.sizes["draw"]
+    beta = np.asarray(post["beta"])
+    bs = [np.asarray(post[b_var(t.label)]) for t in design.reterms]
+    phi = _phi(post)
+    y, w = np.asarray(design.y), np.asarray(design.weights)
+    codes = [t.codes for t in design.reterms]
+    Xk = [np.asarray(t.X) for t in design.reterms]
+    ll = np.empty((c, d, design.nobs))
+    # One chain at a time keeps the (draws, n) intermediates small for large n.
+    for ch in range(c):
+        mu = mu_draws(design, beta[ch], [b[ch] for b in bs], np.asarray(design.X),
+                      np.asarray(design.offset), codes, Xk)
+        ll[ch] = design.family.loglik(y[None, :], mu, w[None, :], phi[ch][:, None])
+    coords = {"chain": post["chain"], "draw": post["draw"], OBS_DIM: np.arange(design.nobs)}
+    return xr.Dataset({RESPONSE: (("chain", "draw", OBS_DIM), ll)}, coords=coords)
 
 
 def _phi(post: Any) -> Any:

@@ -21,7 +21,7 @@ from ..covariance import cov_from_theta
 from ..design import Design
 from ..errors import DataError
 from ..naming import RESIDUAL, corr_pairs
-from .blocked import Factor
+from .blocked import Factor, profiled_deviance
 from .optimizer import OptSummary
 
 if TYPE_CHECKING:
@@ -106,8 +106,6 @@ class LmerResult:
         mz = g.m_z
         RX = f.LR[mz:mz + p, mz:mz + p]
         RXinv = sla.solve_triangular(RX, np.eye(p), lower=True)
-        from .blocked import profiled_deviance
-
         return cls(design=obj.design, REML=obj.REML, theta=_frozen(f.theta), beta=_frozen(beta),
                    u=tuple(_frozen(x) for x in u), b=tuple(_frozen(x) for x in b), sigma=sigma,
                    objective=profiled_deviance(f, n, p, obj.REML, g.sum_log_w),

@@ -323,3 +323,15 @@ def test_condvar_blocks_match_dense_inverse(chunk: int, monkeypatch: pytest.Monk
             sl = slice(start + g * t.q, start + (g + 1) * t.q)
             np.testing.assert_allclose(B[g], Minv[sl, sl], rtol=1e-10, atol=1e-12)
         start += t.ncols
+
+
+def test_evaluation_size_does_not_grow_with_n(sleep: pd.DataFrame) -> None:
+    """The objective reads only the Gram blocks: their shapes depend on levels and columns,
+    not on n (4 copies of the data give the same shapes; the criterion changes)."""
+    big = pd.concat([sleep] * 4, ignore_index=True)
+    small_obj = LmmObjective(hiermix.Model(SLEEP, sleep).design)
+    big_obj = LmmObjective(hiermix.Model(SLEEP, big).design)
+    for name in ("D0", "AXY0", "ARR"):
+        assert getattr(small_obj.gram, name).shape == getattr(big_obj.gram, name).shape
+    assert small_obj.gram.AZ0.shape == big_obj.gram.AZ0.shape
+    assert big_obj(small_obj.start) != pytest.approx(small_obj(small_obj.start))

@@ -138,7 +138,8 @@ def write_report(cmp: Any, out: str | Path, data_path: str | None = None) -> Pat
                                   for w in warnings_list) + "</ul>") if warnings_list \
         else "<p>None.</p>"
     priors = getattr(post, "priors", None)
-    priors_text = priors.report() if hasattr(priors, "report") else str(priors or "")
+    priors_text = str(priors.report()) if priors is not None and hasattr(priors, "report") \
+        else str(priors or "")
     record = getattr(post, "record", None)
     sampler_text = "\n".join(f"{k}: {v}" for k, v in vars(record).items()) if record else ""
     body = f"""<!DOCTYPE html>

@@ -131,7 +131,7 @@ def varcorr_table(fit: Any, post: Any, ci: float) -> pd.DataFrame:
         else:
             param = "corr"
             da = _draws(post, corr_var(grp))
-            x = np.asarray(da.sel({da.dims[-1]: pair_label(var1, var2)}).values)
+            x = np.asarray(da.sel({da.dims[-1]: pair_label(str(var1), var2)}).values)
             ml = float(vc["sdcor"].iat[i])
         w = wald.iloc[i]
         rows.append({"grp": grp, "var1": var1, "var2": var2, "param": param, "ml": ml,

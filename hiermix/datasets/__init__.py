@@ -9,8 +9,10 @@ chapter this project starts from (drawn with R's RNG by that chapter's code; col
 * ``seed_normal_intercept``: 10 groups x 50, y ~ N(4 - 6 x + b0, 4^2), SD(b0) = 25;
 * ``seed_gamma_intercept``: Gamma, log link, beta = (2, -8), phi = 0.5, SD(b0) = 3;
 * ``seed_invgauss_slope``: inverse Gaussian, log link, beta = (2, -8), phi = 0.5, random
-  intercept and slope with variances 1 and 1 and covariance 0.5. :func:`read_csv_with_types` reads any CSV that has a
-``<name>.types.json`` beside it, the format R wrote these files in.
+  intercept and slope with variances 1 and 1 and covariance 0.5.
+
+:func:`read_csv_with_types` reads any CSV that has a ``<name>.types.json`` beside it, the format
+R wrote these files in.
 """
 
 from __future__ import annotations

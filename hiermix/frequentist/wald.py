@@ -214,7 +214,8 @@ def varcorr_intervals(fit: Any, ci: float = 0.95,
     terms, resid = est.varcorr()
     var = np.diag(est.cov)
     se_psi = np.sqrt(np.where(var > 0, var, np.nan))
-    rows, i = [], 0
+    rows: list[tuple[Any, ...]] = []
+    i = 0
     for t, (sd, corr) in zip(fit.design.reterms, terms, strict=True):
         for j, name in enumerate(t.cnames):
             s, b = se_psi[i + j], est.boundary[i + j]

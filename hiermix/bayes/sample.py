@@ -40,7 +40,7 @@ def _installed(module: str) -> bool:
 
 
 def default_sampler() -> str:
-    """``"nutpie"`` (nutpie's NUTS over a C-compiled log-density) where nutpie is installed,
+    """``"nutpie"`` (nutpie's NUTS over PyTensor's compiled log-density) where installed,
     else ``"pymc"``: the faster end to end in benchmarks/bayes.py."""
     return "nutpie" if _installed("nutpie") else "pymc"
 
@@ -79,7 +79,7 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
         posterior; gaussian identity-link models with one random-effects term only. "auto"
         does it where possible.
     sampler : {"nutpie", "pymc", "nutpie-numba", "numpyro", "blackjax"} or None
-        NUTS implementation: ``"nutpie"`` runs nutpie's sampler on PyTensor's C-compiled
+        NUTS implementation: ``"nutpie"`` runs nutpie's sampler on PyTensor's compiled
         log-density (:mod:`hiermix.bayes.nutpie_backend`), ``"nutpie-numba"`` is PyMC's own
         nutpie route (numba), the others are ``pm.sample(nuts_sampler=...)``. None takes
         :func:`default_sampler`.

@@ -150,3 +150,11 @@ def test_diagnostics_warn_with_advice() -> None:
     assert "centered=False" in kinds["divergences"].message
     good = xr.Dataset({"beta": (("chain", "draw"), rng.normal(size=(2, 400)))})
     assert diagnose(good, None, ["beta"], chains=2, centered=False, target_accept=0.8) == []
+
+
+@pytest.mark.parametrize("kw", [{"marginal": True}, {"sampler": "gibbs"}, {"draws": 0},
+                                {"marginal": "sometimes"}])
+def test_bad_sampling_arguments_are_refused(kw: dict) -> None:
+    m = model_for("gaussian", "identity")  # two random-effects terms: cannot be marginal
+    with pytest.raises(hiermix.errors.ModelError):
+        m.sample(**kw)

@@ -1,7 +1,8 @@
 """The frequentist fit as an ArviZ DataTree, with the posterior's variable names and dims.
 
 ArviZ plots draws, so the fit is represented by draws from the large-sample (Wald)
-distribution of its estimates, in a group named ``posterior`` with one chain:
+distribution of its estimates, in a group named ``posterior`` (independent draws, split into
+"chains" only so that its shape matches a posterior's):
 
 * ``beta ~ N(beta-hat, vcov)``;
 * the variance components from ``psi ~ N(psi-hat, 2 H^{-1})`` on the unconstrained scale of
@@ -13,7 +14,9 @@ distribution of its estimates, in a group named ``posterior`` with one chain:
 beta and psi are drawn independently: for linear mixed models they are asymptotically
 orthogonal; for GLMMs this ignores their (usually small) correlation. The names follow
 :mod:`hiermix.naming`, so ``arviz.plot_forest({"ML": fit.to_datatree(), "Bayes":
-post.datatree})`` shows both without renaming. The group's attrs say what the draws are.
+post.datatree}, combined=True)`` shows both without renaming (ArviZ aligns the two along chain
+and draw, so keep their shapes equal: the defaults match ``Model.sample``'s). The group's attrs
+say what the draws are.
 """
 
 from __future__ import annotations
@@ -37,16 +40,18 @@ from ..naming import (
 from .wald import PsiEstimate, estimate_psi
 
 
-def fit_datatree(fit: Any, draws: int = 4000, seed: Any = 0,
-                 psi: PsiEstimate | None = None) -> xr.DataTree:
+def fit_datatree(fit: Any, draws: int = 1000, seed: Any = 0,
+                 psi: PsiEstimate | None = None, chains: int = 4) -> xr.DataTree:
     """Draws from the asymptotic distribution of a fit's estimates, as a DataTree.
 
     Parameters
     ----------
     fit
         An LMM or GLMM result.
-    draws : int
-        Number of draws (one chain).
+    draws, chains : int
+        Draws per chain and number of chains. ArviZ lines several DataTrees up along (chain,
+        draw), so match them to the posterior you compare with (the defaults match
+        ``Model.sample``'s).
     seed : int, Generator or None
     psi : PsiEstimate or None
         psi-hat and its covariance; computed from the fit when None.
@@ -58,6 +63,8 @@ def fit_datatree(fit: Any, draws: int = 4000, seed: Any = 0,
         ``sigma`` or ``phi``, dims ``(chain, draw, ...)``.
     """
     rng = np.random.default_rng(seed)
+    per_chain = draws
+    draws = chains * per_chain
     design = fit.design
     if psi is None:
         psi = fit.psi_estimate() if hasattr(fit, "psi_estimate") else estimate_psi(fit)
@@ -69,7 +76,11 @@ def fit_datatree(fit: Any, draws: int = 4000, seed: Any = 0,
     V = np.asarray(fit.vcov.loc[names, names], dtype=float)
     bdraws = rng.multivariate_normal(beta, V, size=draws, method="eigh") if names \
         else np.zeros((draws, 0))
-    data["beta"] = xr.DataArray(bdraws[None], dims=("chain", "draw", FIXEF_DIM),
+    def chained(a: np.ndarray) -> np.ndarray:
+        """(chains * per_chain, ...) -> (chains, per_chain, ...)."""
+        return a.reshape((chains, per_chain, *a.shape[1:]))
+
+    data["beta"] = xr.DataArray(chained(bdraws), dims=("chain", "draw", FIXEF_DIM),
                                 coords={FIXEF_DIM: names})
 
     cov = np.nan_to_num(est.cov)
@@ -78,20 +89,21 @@ def fit_datatree(fit: Any, draws: int = 4000, seed: Any = 0,
     per_draw = [est.varcorr(p) for p in pdraws]
     for k, t in enumerate(design.reterms):
         sds = np.stack([terms[k][0] for terms, _ in per_draw])  # (draws, q_k)
-        data[sd_var(t.label)] = xr.DataArray(sds[None], dims=("chain", "draw", coef_dim(t.label)),
-                                             coords={coef_dim(t.label): list(t.cnames)})
+        data[sd_var(t.label)] = xr.DataArray(
+            chained(sds), dims=("chain", "draw", coef_dim(t.label)),
+            coords={coef_dim(t.label): list(t.cnames)})
         pairs = corr_pairs(list(t.cnames))
         if pairs:
             idx = [(t.cnames.index(b), t.cnames.index(a)) for a, b in pairs]
             cors = np.stack([[terms[k][1][i, j] for i, j in idx] for terms, _ in per_draw])
             data[corr_var(t.label)] = xr.DataArray(
-                cors[None], dims=("chain", "draw", pair_dim(t.label)),
+                chained(cors), dims=("chain", "draw", pair_dim(t.label)),
                 coords={pair_dim(t.label): [pair_label(a, b) for a, b in pairs]})
     fam = design.family
     if est.has_resid:
         resid = np.array([r for _, r in per_draw])
         data["sigma" if fam.name == "gaussian" else "phi"] = xr.DataArray(
-            resid[None], dims=("chain", "draw"))
+            chained(resid), dims=("chain", "draw"))
 
     condvar = fit.ranef_condvar
     for t, bk in zip(design.reterms, fit.b, strict=True):
@@ -103,10 +115,10 @@ def fit_datatree(fit: Any, draws: int = 4000, seed: Any = 0,
         zdraw = rng.standard_normal((draws, t.nlevels, t.q))
         bd = np.asarray(bk)[None] + np.einsum("lij,dlj->dli", root, zdraw)
         data[b_var(t.label)] = xr.DataArray(
-            bd[None], dims=("chain", "draw", level_dim(t.label), coef_dim(t.label)),
+            chained(bd), dims=("chain", "draw", level_dim(t.label), coef_dim(t.label)),
             coords={level_dim(t.label): list(t.levels), coef_dim(t.label): list(t.cnames)})
 
-    ds = xr.Dataset(data, coords={"chain": [0], "draw": np.arange(draws)})
+    ds = xr.Dataset(data, coords={"chain": np.arange(chains), "draw": np.arange(per_chain)})
     ds.attrs.update({
         "inference_library": "hiermix",
         "hiermix_kind": "maximum likelihood: draws from the asymptotic normal distribution of "

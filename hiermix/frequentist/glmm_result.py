@@ -161,7 +161,7 @@ class GlmerResult(LmerResult):
         criterion, scale = psi_criterion(self)
         return varcorr_intervals(self, ci, criterion=criterion, scale=scale)
 
-    def to_datatree(self, draws: int = 4000, seed: Any = 0) -> Any:
+    def to_datatree(self, draws: int = 1000, seed: Any = 0, chains: int = 4) -> Any:
         """Draws from the asymptotic distribution of the estimates as an ArviZ DataTree
         (:func:`hiermix.frequentist.datatree.fit_datatree`), with the GLMM's psi covariance
         (beta profiled, :mod:`hiermix.frequentist.glmm_wald`)."""
@@ -170,9 +170,9 @@ class GlmerResult(LmerResult):
         from .wald import estimate_psi
 
         if self.lme4_compat and self.family.has_dispersion:
-            return fit_datatree(self, draws=draws, seed=seed)
+            return fit_datatree(self, draws=draws, seed=seed, chains=chains)
         criterion, scale = psi_criterion(self)
-        return fit_datatree(self, draws=draws, seed=seed,
+        return fit_datatree(self, draws=draws, seed=seed, chains=chains,
                             psi=estimate_psi(self, criterion, scale))
 
     @cached_property

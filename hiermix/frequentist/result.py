@@ -298,6 +298,25 @@ class LmerResult:
         r = np.sqrt(self.design.weights) * r
         return r if type == "pearson" else r / self.sigma
 
+    # -- inference on the variance components ----------------------------------------------
+    def varcorr_intervals(self, ci: float = 0.95) -> pd.DataFrame:
+        """Wald intervals for every row of :attr:`varcorr`, on the log-SD, atanh-correlation
+        and log-sigma scale from the Hessian of the criterion, transformed back (see
+        :mod:`hiermix.frequentist.wald`); rows on the boundary are flagged and left empty.
+        """
+        from .wald import varcorr_intervals
+
+        return varcorr_intervals(self, ci)
+
+    def to_datatree(self, draws: int = 1000, seed: Any = 0, chains: int = 4) -> Any:
+        """The fit as an ArviZ DataTree with the posterior's names and dims: draws from the
+        asymptotic distribution of the estimates (:mod:`hiermix.frequentist.datatree`), so that
+        ``arviz.plot_forest({"ML": fit.to_datatree(), "Bayes": post.datatree})`` works as is.
+        """
+        from .datatree import fit_datatree
+
+        return fit_datatree(self, draws=draws, seed=seed, chains=chains)
+
     # -- printing --------------------------------------------------------------------------
     def summary(self) -> str:
         """lme4's ``summary(fit)`` as text."""

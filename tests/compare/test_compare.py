@@ -154,3 +154,25 @@ def test_cli_bad_input_one_line_no_traceback(args: list[str], text: str,
     error_at = next(i for i, line in enumerate(last) if line.startswith("hiermix: error:"))
     assert text in "\n".join(last[error_at:])
     assert "Traceback" not in err
+
+
+def test_arviz_plots_both_fits_without_renaming() -> None:
+    """The issue's promise: ``plot_forest({"ML": fit.to_datatree(), "Bayes": post.datatree})``."""
+    import arviz as az
+    import matplotlib.pyplot as plt
+
+    model = hm.Model("Reaction ~ Days + (Days | Subject)", load_data("sleepstudy"))
+    fit = model.fit()
+    post = model.sample(draws=100, tune=100, chains=2, random_seed=5)
+    ml = fit.to_datatree(draws=100, chains=2)
+    posterior = post.datatree["posterior"]
+    for var in ("beta", "sd_Subject", "corr_Subject", "sigma"):
+        assert ml["posterior"][var].dims == posterior[var].dims
+        assert ml["posterior"][var].shape == posterior[var].shape
+    pc = az.plot_forest({"ML": ml, "Bayes": post.datatree},
+                        var_names=["beta", "sd_Subject", "corr_Subject", "sigma"],
+                        combined=True)
+    plotted = pc.data if hasattr(pc, "data") else None
+    if plotted is not None and "model" in getattr(plotted, "dims", {}):
+        assert plotted.sizes["model"] == 2
+    plt.close("all")

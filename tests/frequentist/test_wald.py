@@ -59,7 +59,7 @@ def test_singular_fit_rows_are_flagged() -> None:
 
 
 def test_datatree_follows_the_naming_contract(fit: object) -> None:
-    dt = fit_datatree(fit, draws=2000, seed=1)
+    dt = fit_datatree(fit, draws=2000, seed=1, chains=1)
     post = dt["posterior"]
     for var in ("beta", sd_var("Subject"), corr_var("Subject"), b_var("Subject"), "sigma"):
         assert var in post

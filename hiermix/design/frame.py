@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -157,6 +158,11 @@ def used_variables(spec: ModelSpec) -> dict[str, list[str]]:
 def formula_variables(formula: str) -> list[str]:
     """Names a formulaic formula reads, including arguments of stateful transforms
     (``center(x)``, ``scale(x)``), which formulaic's ``required_variables`` leaves out."""
+    return list(_formula_variables(formula))
+
+
+@lru_cache(maxsize=256)
+def _formula_variables(formula: str) -> tuple[str, ...]:
     names: list[str] = []
     for term in Formula(formula):
         for factor in term.factors:
@@ -165,7 +171,7 @@ def formula_variables(formula: str) -> list[str]:
                 names.append(str(factor.expr))
             elif method == "python":
                 names.extend(expression_names(str(factor.expr))[1])
-    return list(dict.fromkeys(names))
+    return tuple(dict.fromkeys(names))
 
 
 def _column_argument(value: Any, data: pd.DataFrame, what: str) -> np.ndarray | None:
@@ -245,7 +251,8 @@ def build_frame(
     if keep.size == 0:
         raise EmptyDataError(f"no complete rows: every one of the {len(data)} rows has a "
                              f"missing value in {', '.join(repr(c) for c in columns)}")
-    frame = frame.iloc[keep].reset_index(drop=True)
+    frame = frame.iloc[keep].reset_index(drop=True) if keep.size < len(frame) else \
+        frame.reset_index(drop=True)
     for c in frame.columns:
         col = frame[c]
         if isinstance(col.dtype, pd.CategoricalDtype):

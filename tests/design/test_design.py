@@ -232,3 +232,21 @@ def test_reprs(df: pd.DataFrame) -> None:
     m = hm.Model("y ~ x + (1 | g)", df)
     assert "n=60" in repr(m) and "g: 6" in repr(m)
     assert "Design" in repr(m.design)
+
+
+@pytest.mark.parametrize("formula", ["1", "1 + x", "0 + x", "1 + x + z", "0 + z + x"])
+def test_plain_numeric_formulas_match_formulaic(df: pd.DataFrame, formula: str) -> None:
+    """Plain numeric formulas skip formulaic; the columns and names must be formulaic's."""
+    from formulaic import model_matrix
+
+    from hiermix.design.matrices import learn_encoding
+
+    mat, enc = learn_encoding(formula, df, "test")
+    assert enc.model_spec is None
+    ref = model_matrix(formula, df)
+    assert enc.names == tuple(ref.columns)
+    np.testing.assert_array_equal(mat, np.asarray(ref, dtype=float))
+    np.testing.assert_array_equal(enc.transform(df.iloc[:7]), mat[:7])
+    # a categorical column goes through formulaic as before
+    _, enc_f = learn_encoding("1 + f", df, "test")
+    assert enc_f.model_spec is not None

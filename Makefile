@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 OUT     ?= hiermix-report
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-slow lint docs bench clean
+.PHONY: setup demo test test-slow test-casestudies lint docs bench clean
 
 $(STAMP): pyproject.toml
 	@PYBOOT=$$(scripts/find-python) && echo "using $$PYBOOT" && \
@@ -27,6 +27,10 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)
+
+# Every case study end to end with few draws (HIERMIX_CASESTUDY_DRAWS, default 250).
+test-casestudies: $(STAMP)
+	$(PY) -m pytest -q -m casestudy tests/test_case_studies.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check hiermix tests benchmarks

@@ -30,3 +30,9 @@ def test_same_seed_same_draws() -> None:
         np.testing.assert_array_equal(a.posterior[name].values, b.posterior[name].values)
     assert not np.array_equal(a.posterior["beta"].values, c.posterior["beta"].values)
     assert np.all(np.isfinite(a.datatree["log_likelihood"]["y"].values))
+    # the pointwise log-likelihood is laid out as ArviZ's LOO expects
+    import arviz_stats as azs
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pareto-k warnings at 120 draws
+        assert np.isfinite(azs.loo(a.datatree).elpd)

@@ -102,6 +102,13 @@ class Model:
 
         return fit_design(self._design, REML=REML, nAGQ=nAGQ, **kwargs)
 
+    def priors(self, priors: Any = None) -> Any:
+        """The priors :meth:`sample` would use (print it for the report), after ``priors``
+        overrides; see :func:`hiermix.bayes.resolve_priors`."""
+        from .bayes import resolve_priors
+
+        return resolve_priors(self._design, priors)
+
     def sample(self, draws: int = 1000, tune: int = 1000, chains: int = 4,
                random_seed: Any = None, priors: Any = None, **kwargs: Any) -> Any:
         """Sample the same model's posterior with NUTS in PyMC; see :func:`hiermix.bayes.sample`."""

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtri
 
 from ..errors import CompareError
 from ..naming import b_var, corr_var, pair_label, sd_var
@@ -79,7 +79,7 @@ def _check_same_model(fit: Any, post: Any) -> None:
 
 def fixef_table(fit: Any, post: Any, ci: float) -> pd.DataFrame:
     """Fixed effects: ML with Wald intervals against posterior summaries."""
-    z = stats.norm.ppf(1.0 - (1.0 - ci) / 2.0)
+    z = ndtri(1.0 - (1.0 - ci) / 2.0)
     names = list(fit.design.fixef_names)
     ml = np.asarray(fit.fixef.loc[names], dtype=float)
     se = np.sqrt(np.diag(np.asarray(fit.vcov.loc[names, names], dtype=float)))

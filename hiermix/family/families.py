@@ -103,15 +103,16 @@ class Family:
             return -2.0 * wt * (np.log(y / mu) - (y - mu) / mu)
         return wt * (y - mu) ** 2 / (y * mu**2)
 
-    def loglik(self, y: Array, mu: Array, wt: Array, phi: float = 1.0) -> Array:
+    def loglik(self, y: Array, mu: Array, wt: Array, phi: float | Array = 1.0) -> Array:
         """Pointwise conditional log-density log p(y_i | mu_i, phi), with all constants.
 
         Parameters
         ----------
         y, mu, wt : ndarray, shape (n,)
             Response (a proportion for binomial), mean, prior weights.
-        phi : float
-            Dispersion: sigma^2 for gaussian; ignored for binomial and poisson.
+        phi : float or ndarray
+            Dispersion: sigma^2 for gaussian; ignored for binomial and poisson. An array
+            broadcasts (one value per observation or per draw).
 
         Returns
         -------
@@ -136,7 +137,8 @@ class Family:
         return -0.5 * (_LOG_2PI + 3.0 * np.log(y) + np.log(phi / wt)
                        + wt * (y - mu) ** 2 / (phi * y * mu**2))
 
-    def sample(self, mu: Array, wt: Array, phi: float, rng: np.random.Generator) -> Array:
+    def sample(self, mu: Array, wt: Array, phi: float | Array,
+               rng: np.random.Generator) -> Array:
         """Draw responses with mean ``mu`` (proportions for binomial), shape (n,)."""
         if self.name == "gaussian":
             return rng.normal(mu, np.sqrt(phi / wt))

@@ -176,3 +176,25 @@ def test_arviz_plots_both_fits_without_renaming() -> None:
     if plotted is not None and "model" in getattr(plotted, "dims", {}):
         assert plotted.sizes["model"] == 2
     plt.close("all")
+
+
+@pytest.mark.parametrize(("formula", "data", "family", "link", "resid"), [
+    ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", "binomial", None, None),
+    ("y ~ x + (1 | grupo)", "seed_gamma_intercept", "Gamma", "log", "phi"),
+])
+def test_glmm_tables_hold_every_parameter(formula: str, data: str, family: str,
+                                          link: str | None, resid: str | None) -> None:
+    fit = hm.Model(formula, load_data(data), family=family, link=link).fit()
+    cmp = hm.compare(fit, StandIn(fit.design, fit.to_datatree(draws=1000, seed=4)))
+    assert list(cmp.fixef.index) == list(fit.design.fixef_names)
+    params = list(cmp.varcorr["param"])
+    assert params == ["sd"] + ([resid] if resid else [])
+    if resid == "phi":
+        # the Residual row holds phi (lme4 prints it as the residual variance)
+        row = cmp.varcorr.set_index("param").loc["phi"]
+        assert row["ml"] == pytest.approx(float(fit.varcorr.set_index("grp").loc["Residual",
+                                                                                  "vcov"]))
+        assert 0 < row["ml_lower"] < row["ml"] < row["ml_upper"]
+    assert cmp.varcorr["ml_se"].notna().all()
+    assert (cmp.fixef["std_diff"].abs() < 0.2).all()
+    assert len(cmp.ranef) == sum(t.nlevels * t.q for t in fit.design.reterms)

@@ -12,6 +12,13 @@ the covariance parameterisation and the naming contract.
 
 from __future__ import annotations
 
+import warnings
+
+# PyTensor warns at import when its C backend finds no BLAS to link (pip wheels). hiermix's
+# samplers run PyTensor's numba backend (nutpie) or PyMC's default, which do not need it, so
+# the warning only alarms users; every other PyTensor warning is left alone.
+warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS installation")
+
 from .build import BuiltModel, build_model
 from .diagnostics import Diagnostic, SamplingWarning
 from .priors import (

@@ -234,7 +234,7 @@ def build_frame(
     w = _column_argument(weights, data, "weights")
     off = _column_argument(offset, data, "offset")
 
-    frame = data.loc[:, columns].copy()
+    frame = data[columns].copy()
     missing = frame.isna().to_numpy() if columns else np.zeros((len(data), 0), dtype=bool)
     incomplete = missing.any(axis=1)
     extras = {"weights": w, "offset": off}

@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..covariance import cov_from_theta, lambda_from_theta
+from ..covariance import lambda_from_theta
 from ..errors import DataError
-from ..naming import RESIDUAL, corr_pairs
+from ..naming import RESIDUAL
 from .optimizer import OptSummary
 from .result import LmerResult, _frozen, _with_random, random_part
 
@@ -133,19 +133,10 @@ class GlmerResult(LmerResult):
     def varcorr(self) -> pd.DataFrame:
         """R's ``as.data.frame(VarCorr(fit))``; a Residual row (phi, sqrt(phi)) only for
         families with a dispersion."""
-        rows: list[tuple[Any, ...]] = []
-        for t, th in zip(self.design.reterms, self._theta_blocks(), strict=True):
-            cov = cov_from_theta(th, t.q, self.re_scale)
-            sd = np.sqrt(np.diag(cov))
-            for j, name in enumerate(t.cnames):
-                rows.append((t.label, name, None, cov[j, j], sd[j]))
-            for a, bname in corr_pairs(t.cnames):
-                i, j = t.cnames.index(a), t.cnames.index(bname)
-                den = sd[i] * sd[j]
-                rows.append((t.label, a, bname, cov[i, j], cov[i, j] / den if den > 0 else 0.0))
+        rows = self._term_varcorr_rows(self.re_scale)
         if self.family.has_dispersion:
             rows.append((RESIDUAL, None, None, self.phi, float(np.sqrt(self.phi))))
-        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+        return self._varcorr_frame(rows)
 
     def varcorr_intervals(self, ci: float = 0.95) -> pd.DataFrame:
         """Wald intervals for every row of :attr:`varcorr` on the log-SD / atanh-correlation /

@@ -17,7 +17,7 @@ from scipy import stats
 
 from ..covariance import sd_corr_from_theta
 from ..naming import RESIDUAL, lme4_name
-from .summary import _corr_block, _criterion_block, _table
+from .summary import _table, layout
 
 if TYPE_CHECKING:
     from .glmm_result import GlmerResult
@@ -84,19 +84,4 @@ def format_glmm_summary(fit: GlmerResult) -> str:
     fam = d.family
     lines = [_title(fit), f" Family: {fam.r_name}  ( {fam.link.name} )",
              f"Formula: {d.spec.formula or d.spec}"]
-    if fit.data_name:
-        lines.append(f"   Data: {fit.data_name}")
-    lines += ["", *_criterion_block(fit), "", *_residual_block(fit), "", *_random_block(fit)]
-    grps = ", ".join(f"{g}, {n}" for g, n in d.ngrps.items())
-    lines.append(f"Number of obs: {d.nobs}, groups:  {grps}")
-    lines += ["", *_fixed_block(fit)]
-    corr = _corr_block(fit)
-    if corr:
-        lines += ["", *corr]
-    notes = list(fit.optsummary.messages)
-    if d.n_dropped:
-        notes.append(f"{d.n_dropped} observation{'s' if d.n_dropped > 1 else ''} deleted due "
-                     "to missingness")
-    if notes:
-        lines += ["", *notes]
-    return "\n".join(lines)
+    return layout(fit, lines, _residual_block(fit), _random_block(fit), _fixed_block(fit))

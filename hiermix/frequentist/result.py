@@ -190,16 +190,12 @@ class LmerResult:
             start += t.n_theta
         return out
 
-    @property
-    def varcorr(self) -> pd.DataFrame:
-        """R's ``as.data.frame(VarCorr(fit))``: columns grp, var1, var2, vcov, sdcor.
-
-        Per term (grp = its label): one row per column (variance, SD), then one per
-        correlation (covariance, correlation); a final Residual row.
-        """
+    def _term_varcorr_rows(self, scale: float) -> list[tuple[Any, ...]]:
+        """(grp, var1, var2, vcov, sdcor) per SD and correlation of every term, with
+        Sigma_k = scale^2 Lambda_k Lambda_k' (scale: sigma for LMMs, 1 for GLMMs)."""
         rows: list[tuple[Any, ...]] = []
         for t, th in zip(self.design.reterms, self._theta_blocks(), strict=True):
-            cov = cov_from_theta(th, t.q, self.sigma)
+            cov = cov_from_theta(th, t.q, scale)
             sd = np.sqrt(np.diag(cov))
             for j, name in enumerate(t.cnames):
                 rows.append((t.label, name, None, cov[j, j], sd[j]))
@@ -207,8 +203,23 @@ class LmerResult:
                 i, j = t.cnames.index(a), t.cnames.index(bname)
                 den = sd[i] * sd[j]
                 rows.append((t.label, a, bname, cov[i, j], cov[i, j] / den if den > 0 else 0.0))
+        return rows
+
+    @property
+    def varcorr(self) -> pd.DataFrame:
+        """R's ``as.data.frame(VarCorr(fit))``: columns grp, var1, var2, vcov, sdcor.
+
+        Per term (grp = its label): one row per column (variance, SD), then one per
+        correlation (covariance, correlation); a final Residual row.
+        """
+        rows = self._term_varcorr_rows(self.sigma)
         rows.append((RESIDUAL, None, None, self.sigma**2, self.sigma))
-        cols = list(zip(*rows, strict=True))
+        return self._varcorr_frame(rows)
+
+    @staticmethod
+    def _varcorr_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+        """The varcorr DataFrame from (grp, var1, var2, vcov, sdcor) rows."""
+        cols = list(zip(*rows, strict=True)) if rows else [()] * 5
         # object columns keep None (R's NA) for missing var1 / var2, as lme4's frame has.
         return pd.DataFrame({
             "grp": pd.Series(cols[0], dtype=object),

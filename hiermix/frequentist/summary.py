@@ -10,7 +10,7 @@ them (``(Intercept)``, ``period2``).
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -156,12 +156,22 @@ def format_summary(fit: LmerResult) -> str:
     if d.has_weights:
         lines.append("Weights: " + (d.user_weights if isinstance(d.user_weights, str)
                                     else "(given)"))
+    return layout(fit, lines, _residual_block(fit), _random_block(fit), _fixed_block(fit))
+
+
+def layout(fit: Any, head: list[str], residual: list[str], random: list[str],
+           fixed: list[str]) -> str:
+    """lme4's summary order, shared by LMM and GLMM summaries: the head lines (title, family,
+    formula, weights), data, criterion, scaled residuals, random effects, numbers of
+    observations and groups, fixed effects, their correlations, and the messages."""
+    d = fit.design
+    lines = list(head)
     if fit.data_name:
         lines.append(f"   Data: {fit.data_name}")
-    lines += ["", *_criterion_block(fit), "", *_residual_block(fit), "", *_random_block(fit)]
+    lines += ["", *_criterion_block(fit), "", *residual, "", *random]
     grps = "; ".join(f"{g}, {n}" for g, n in d.ngrps.items())
     lines.append(f"Number of obs: {d.nobs}, groups:  {grps}")
-    lines += ["", *_fixed_block(fit)]
+    lines += ["", *fixed]
     corr = _corr_block(fit)
     if corr:
         lines += ["", *corr]

@@ -8,7 +8,12 @@ that generic ``except`` clauses keep working.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+
+#: Warnings skip frames in this directory (``warnings.warn(..., skip_file_prefixes=...)``), so
+#: they point at the user's line however deep inside hiermix they are raised.
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class HiermixError(Exception):

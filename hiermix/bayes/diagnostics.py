@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import PACKAGE_DIR
+
 RHAT_MAX = 1.01
 ESS_PER_CHAIN_MIN = 100
 
@@ -110,4 +112,4 @@ def diagnose(posterior: Any, sample_stats: Any, var_names: list[str], chains: in
 def emit(diagnostics: list[Diagnostic]) -> None:
     """Issue each failed check as a :class:`SamplingWarning`."""
     for d in diagnostics:
-        warnings.warn(d.message, SamplingWarning, stacklevel=3)
+        warnings.warn(d.message, SamplingWarning, skip_file_prefixes=(PACKAGE_DIR,))

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..errors import DataError
+from ..errors import PACKAGE_DIR, DataError
 from ..family import Family
 from ..naming import lme4_name, term_labels
 from ..spec import ModelSpec
@@ -304,7 +304,8 @@ def build_design(
         k = len(dropped)
         warnings.warn(f"fixed-effect model matrix is rank deficient so dropping {k} "
                       f"column{'s' if k > 1 else ''} / coefficient{'s' if k > 1 else ''}: "
-                      f"{', '.join(dropped)}", RankDeficiencyWarning, stacklevel=3)
+                      f"{', '.join(dropped)}", RankDeficiencyWarning,
+                      skip_file_prefixes=(PACKAGE_DIR,))
         X = X[:, keep]
         fenc = ColumnEncoding(fenc.formula, fenc.model_spec, tuple(fenc.names[j] for j in keep),
                               keep)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
-from ..errors import FamilyError, ResponseSupportError
+from ..errors import PACKAGE_DIR, FamilyError, ResponseSupportError
 from .links import Link, get_link
 
 Array = np.ndarray
@@ -172,12 +172,12 @@ class Family:
             counts = wt * y
             if np.any(np.abs(counts - np.round(counts)) > 1e-7):
                 warnings.warn(f"non-integer #successes in a binomial response ({column!r})",
-                              stacklevel=3)
+                              skip_file_prefixes=(PACKAGE_DIR,))
         elif self.name == "poisson":
             bad(y < 0, "below zero")
             if np.any(np.abs(y - np.round(y)) > 1e-7):
                 warnings.warn(f"non-integer counts in a poisson response ({column!r})",
-                              stacklevel=3)
+                              skip_file_prefixes=(PACKAGE_DIR,))
         elif self.name in ("gamma", "inverse_gaussian"):
             bad(y <= 0, "at or below zero")
 

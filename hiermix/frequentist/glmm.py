@@ -30,7 +30,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from ..design import Design
-from ..errors import ConvergenceError, ModelError
+from ..errors import PACKAGE_DIR, ConvergenceError, ModelError
 from .agq import check_agq
 from .blocked import BlockedCholesky
 from .checks import (
@@ -271,7 +271,7 @@ def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: 
                 conv.append("Hessian of the Laplace criterion is not positive definite: "
                             "standard errors from R_X (PIRLS) instead")
         for msg in conv:
-            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+            warnings.warn(msg, ConvergenceWarning, skip_file_prefixes=(PACKAGE_DIR,))
         messages += conv
     obj.state = None
     fmin = fun(xf)

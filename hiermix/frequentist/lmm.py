@@ -32,7 +32,7 @@ from threadpoolctl import ThreadpoolController
 
 from ..covariance import initial_theta, lower_bounds
 from ..design import Design
-from ..errors import ModelError
+from ..errors import PACKAGE_DIR, ModelError
 from .blocked import BlockedCholesky, Factor, profiled_deviance
 from .checks import (
     SINGULAR_MESSAGE,
@@ -220,7 +220,7 @@ def _finish(obj: LmmObjective, design: Design, opt: OptSummary, check_derivs: bo
         interior = ~((obj.lower == 0) & (theta < 1e-4))
         conv = convergence_messages(derivs, interior)
         for msg in conv:
-            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+            warnings.warn(msg, ConvergenceWarning, skip_file_prefixes=(PACKAGE_DIR,))
         messages += conv
     opt = dataclasses.replace(opt, messages=tuple(messages))
     return LmerResult.from_factor(obj, obj.factor(theta), opt, singular, data_name)

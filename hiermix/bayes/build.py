@@ -134,12 +134,10 @@ def build_model(design: Design, priors: Priors | str | Any = None,
         if np.any(design.offset != 0):
             eta = eta + np.array(design.offset, dtype=float)
         if fam.name == "gaussian":
-            assert pri.sigma is not None  # resolve_priors sets it for every gaussian design
-            sigma = pri.sigma.rv("sigma")
+            sigma = pri.require("sigma").rv("sigma")
             phi = pt.sqr(sigma)
         elif fam.has_dispersion:
-            assert pri.phi is not None  # set for every gamma and inverse gaussian design
-            phi = pri.phi.rv("phi")
+            phi = pri.require("phi").rv("phi")
         else:
             phi = pt.constant(1.0)
         response_rv(RESPONSE, fam, np.array(design.y, dtype=float),
@@ -159,8 +157,7 @@ def fixed_part(design: Design, pri: Priors, X: np.ndarray) -> Any:
     if has_intercept(design):
         i0 = names.index(INTERCEPT)
         slope = [j for j in range(p) if j != i0]
-        assert pri.intercept is not None  # resolve_priors sets it whenever there is one
-        alpha = pri.intercept.rv("intercept_c")
+        alpha = pri.require("intercept").rv("intercept_c")
         if isinstance(pri.intercept, Flat):
             # A flat prior starts at 0, possibly far from the data; start at m instead.
             pm.Model.get_context().set_initval(alpha, pri.location)
@@ -169,8 +166,7 @@ def fixed_part(design: Design, pri: Priors, X: np.ndarray) -> Any:
             return alpha + pt.zeros(n)
         Xs = X[:, slope]
         centre = Xs.mean(axis=0)
-        assert pri.coef is not None
-        bs = pri.coef.rv("beta_slope", shape=(len(slope),))
+        bs = pri.require("coef").rv("beta_slope", shape=(len(slope),))
         intercept = alpha - pt.dot(centre, bs)
         parts = [None] * p
         parts[i0] = intercept[None]
@@ -179,8 +175,7 @@ def fixed_part(design: Design, pri: Priors, X: np.ndarray) -> Any:
         pm.Deterministic("beta", pt.concatenate(parts), dims=FIXEF_DIM)
         # (n, p-1) @ (p-1,) -> (n,)
         return alpha + pt.dot(Xs - centre, bs)
-    assert pri.coef is not None
-    beta = pri.coef.rv("beta", dims=FIXEF_DIM)
+    beta = pri.require("coef").rv("beta", dims=FIXEF_DIM)
     return pt.dot(X, beta)
 
 

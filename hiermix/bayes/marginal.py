@@ -142,8 +142,7 @@ def build_model(design: Design, priors: Priors | str | Any = None) -> BuiltModel
         fixed_part(design, pri, np.array(design.X, dtype=float))
         beta = model["beta"]
         L = term_cholesky(t, pri)
-        assert pri.sigma is not None  # every gaussian design has a sigma prior
-        sigma = pri.sigma.rv("sigma")
+        sigma = pri.require("sigma").rv("sigma")
         pm.Potential("marginal_loglik", marginal_loglik_graph(stats, beta, L, sigma, t.q))
     return BuiltModel(model=model, design=design, priors=pri, centered=False)
 

@@ -281,6 +281,20 @@ class Priors:
     location: float = 0.0
     scale: float = 1.0
 
+    def require(self, name: str) -> Prior:
+        """The prior of class ``name`` (``"intercept"``, ``"coef"``, ``"sigma"``, ``"phi"``).
+
+        Raises
+        ------
+        ModelError
+            The class has no prior (a hand-built :class:`Priors` that left one out).
+        """
+        prior = getattr(self, name)
+        if prior is None:
+            raise ModelError(f"the priors have no {name!r} prior, which this model needs; "
+                             "build them with resolve_priors(design, overrides)")
+        return prior
+
     def rows(self) -> list[tuple[str, str]]:
         """(parameter, prior) rows of the report, in model order."""
         out = []

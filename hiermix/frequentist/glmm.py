@@ -201,7 +201,8 @@ def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: 
     if not np.isfinite(obj.stage0(opt0.final)):
         raise ConvergenceError("PIRLS failed at the nAGQ = 0 estimates")
     st0 = obj.state
-    assert st0 is not None
+    if st0 is None:
+        raise ConvergenceError("PIRLS left no conditional modes at the nAGQ = 0 estimates")
     theta, beta, phi = opt0.final[:obj.n_theta], st0.beta, st0.phi
     opt = opt0
     k, p = obj.n_theta, obj.p
@@ -278,7 +279,8 @@ def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: 
     if not np.isfinite(fmin):
         raise ConvergenceError("PIRLS failed at the estimates")
     st = obj.state
-    assert st is not None
+    if st is None:
+        raise ConvergenceError("PIRLS left no conditional modes at the estimates")
     vcov_source = "hessian"
     if vcov_beta is None:
         vcov_beta, vcov_source = rx_vcov(obj, st), "pirls"

@@ -34,6 +34,7 @@ import numpy as np
 
 from ..covariance import initial_theta, lower_bounds
 from ..design import Design
+from ..errors import ModelError
 from .agq import agq_correction, check_agq
 from .pirls import CANONICAL, Pirls, PirlsError, PirlsState, observed_weights
 
@@ -193,7 +194,8 @@ class GlmmObjective:
     def __call__(self, x: np.ndarray) -> float:
         """The criterion over x = (theta, beta, [log phi]) (the joint stage)."""
         theta, beta, phi = self.split(np.asarray(x, dtype=float), with_beta=True)
-        assert beta is not None
+        if beta is None:  # split() returns beta whenever with_beta is True
+            raise ModelError("the joint Laplace stage needs beta in its parameter vector")
         try:
             st = self.modes(theta, beta, phi, with_beta=False)
         except PirlsError:

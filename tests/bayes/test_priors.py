@@ -104,3 +104,15 @@ def test_flat_preset_puts_flat_priors_on_beta_only(sleep: hiermix.Model) -> None
 def test_bad_priors_are_refused(sleep: hiermix.Model, bad: object) -> None:
     with pytest.raises(ModelError):
         resolve_priors(sleep.design, bad)  # type: ignore[arg-type]
+
+
+def test_hand_built_priors_missing_a_class_raise_model_error() -> None:
+    """A Priors object without a class the model needs is refused with a hiermix error."""
+    import hiermix as hm
+    from hiermix.bayes import Priors, build_model
+    from hiermix.datasets import load
+    from hiermix.errors import ModelError
+
+    design = hm.Model("Reaction ~ Days + (Days | Subject)", load("sleepstudy")).design
+    with pytest.raises(ModelError, match="'intercept'"):
+        build_model(design, Priors(intercept=None, coef=None))

@@ -60,9 +60,13 @@ def test_glmm_and_dispersion_defaults() -> None:
     gam = model_for("gamma", "log").design
     pg = resolve_priors(gam)
     ybar, var = np.mean(gam.y), np.var(gam.y)
-    # delta method for the log link: m = log(ybar), s = sd(y) / ybar
-    np.testing.assert_allclose([pg.location, pg.scale], [np.log(ybar), np.sqrt(var) / ybar],
+    # the log link: m = mean(log y), s = 1 (rstanarm's link-scale default; log is unitless)
+    np.testing.assert_allclose([pg.location, pg.scale], [np.mean(np.log(gam.y)), 1.0],
                                rtol=1e-12)
+    # the inverse link has units: delta method, s = |d(1/mu)/dmu| sd(y) = sd(y) / ybar^2
+    gi = resolve_priors(model_for("gamma", "inverse").design)
+    np.testing.assert_allclose([gi.location, gi.scale], [1 / ybar, np.sqrt(var) / ybar**2],
+                               rtol=1e-10)
     assert isinstance(pg.phi, HalfStudentT)
     np.testing.assert_allclose(pg.phi.sigma, 2.5 * var / ybar**2, rtol=1e-12)
 

@@ -24,8 +24,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from catalogue import load_data  # noqa: E402
+from timing import best_time, print_table  # noqa: E402
 
 import hiermix  # noqa: E402
 
@@ -57,18 +56,9 @@ CASES = (
 )
 
 
-def best_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    fn()
-    best, out = float("inf"), None
-    for _ in range(max(repeat, 1)):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
-
-
 def run_hiermix(case: Case, data: pd.DataFrame, repeat: int) -> tuple[float, float]:
-    t, fit = best_time(lambda: hiermix.glmer(case.formula, data, family="binomial"), repeat)
+    t, fit = best_time(lambda: hiermix.glmer(case.formula, data, family="binomial"), repeat,
+                       warmup=True)
     return t, float(fit.objective)
 
 
@@ -89,7 +79,7 @@ def run_mixedlm(case: Case, data: pd.DataFrame, repeat: int) -> tuple[float, flo
     else:
         def fit() -> Any:
             return mixedlm.glmer(case.formula, data, family=fam)
-    t, res = best_time(fit, repeat)
+    t, res = best_time(fit, repeat, warmup=True)
     return t, float(-2.0 * res.logLik().value)
 
 
@@ -149,16 +139,7 @@ def main(argv: list[str] | None = None) -> None:
             peers.append(("mixedlm", run_mixedlm(case, data, args.repeat)))
         if not args.no_lme4:
             peers.append(("lme4 (Rscript)", run_lme4(case, data, args.repeat)))
-        print(f"  {'engine':16s} {'seconds':>10s} {'x hiermix':>10s} {'-2 log L':>16s} "
-              f"{'minus hiermix':>14s}")
-        print(f"  {'hiermix':16s} {ref_t:10.4f} {1.0:10.2f} {ref_obj:16.6f} {0.0:14.2e}")
-        for name, res in peers:
-            if isinstance(res, str):
-                print(f"  {name:16s} {'-':>10s}  ({res})")
-            else:
-                t, obj = res
-                print(f"  {name:16s} {t:10.4f} {t / ref_t:10.2f} {obj:16.6f} "
-                      f"{obj - ref_obj:14.2e}")
+        print_table([("hiermix", ref_t, ref_obj)], peers, "-2 log L")
 
 
 if __name__ == "__main__":

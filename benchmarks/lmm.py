@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +34,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from timing import best_time, print_table  # noqa: E402
 
 import hiermix  # noqa: E402
 from hiermix.frequentist import lmer  # noqa: E402
@@ -89,15 +90,6 @@ CASES = [
          repeat_scale=0.0),
     Case("sim1m", "y ~ x + (1 + x | g)", True, simulated_1m, None, repeat_scale=0.0),
 ]
-
-
-def best_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    best, out = np.inf, None
-    for _ in range(max(repeat, 1)):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def run_hiermix(case: Case, data: pd.DataFrame, repeat: int) -> list[tuple[str, float, float]]:
@@ -199,24 +191,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n== {case.name}: {case.formula} ({'REML' if case.REML else 'ML'}), "
               f"n = {len(data):,}; {crit}")
         rows = run_hiermix(case, data, repeat)
-        ref_t, ref_obj = rows[0][1], rows[0][2]
         peers: list[tuple[str, tuple[float, float] | str]] = [
             ("mixedlm", run_mixedlm(case, data, repeat)),
             ("statsmodels", run_statsmodels(case, data, repeat)),
         ]
         if not args.no_lme4:
             peers.append(("lme4 (Rscript)", run_lme4(case, data, repeat)))
-        print(f"  {'engine':16s} {'seconds':>10s} {'x hiermix':>10s} {'criterion':>18s} "
-              f"{'minus hiermix':>14s}")
-        for name, t, obj in rows:
-            print(f"  {name:16s} {t:10.4f} {t / ref_t:10.2f} {obj:18.6f} {obj - ref_obj:14.2e}")
-        for name, res in peers:
-            if isinstance(res, str):
-                print(f"  {name:16s} {'-':>10s}  ({res})")
-            else:
-                t, obj = res
-                print(f"  {name:16s} {t:10.4f} {t / ref_t:10.2f} {obj:18.6f} "
-                      f"{obj - ref_obj:14.2e}")
+        print_table(rows, peers, "criterion")
 
 
 if __name__ == "__main__":

@@ -166,16 +166,9 @@ class GlmerResult(LmerResult):
         return fit_datatree(self, draws=draws, seed=seed, chains=chains,
                             psi=estimate_psi(self, criterion, scale))
 
-    @cached_property
-    def _condvar_blocks(self) -> tuple[np.ndarray, ...]:
-        st = self._factor
-        blocks = st.chol.inverse_diag_blocks(st.factor)
-        out = []
-        for lam, B in zip(st.factor.lambdas, blocks, strict=True):
-            v = self.re_scale**2 * np.einsum("ij,gjk,lk->gil", lam, B, lam)
-            v.flags.writeable = False
-            out.append(v)
-        return tuple(out)
+    def _chol_and_factor(self) -> tuple[Any, Any]:
+        """PIRLS's blocked Cholesky and factor at the conditional modes."""
+        return self._factor.chol, self._factor.factor
 
     # -- fitted values and residuals -------------------------------------------------------
     @cached_property

@@ -212,7 +212,7 @@ class LmerResult:
         Per term (grp = its label): one row per column (variance, SD), then one per
         correlation (covariance, correlation); a final Residual row.
         """
-        rows = self._term_varcorr_rows(self.sigma)
+        rows = self._term_varcorr_rows(self.re_scale)
         rows.append((RESIDUAL, None, None, self.sigma**2, self.sigma))
         return self._varcorr_frame(rows)
 
@@ -247,12 +247,22 @@ class LmerResult:
         """
         return self._by_group(list(self.b))
 
+    @property
+    def re_scale(self) -> float:
+        """s in Sigma_k = s^2 Lambda_k Lambda_k': sigma, as theta is relative to it."""
+        return self.sigma
+
+    def _chol_and_factor(self) -> tuple[Any, Factor]:
+        """The blocked Cholesky and its factor at the estimates (GLMMs: at PIRLS's end)."""
+        return self._objective_fn.chol, self._factor
+
     @cached_property
     def _condvar_blocks(self) -> tuple[np.ndarray, ...]:
-        blocks = self._objective_fn.chol.inverse_diag_blocks(self._factor)
+        chol, factor = self._chol_and_factor()
+        blocks = chol.inverse_diag_blocks(factor)
         out = []
-        for lam, B in zip(self._factor.lambdas, blocks, strict=True):
-            v = self.sigma**2 * np.einsum("ij,gjk,lk->gil", lam, B, lam)
+        for lam, B in zip(factor.lambdas, blocks, strict=True):
+            v = self.re_scale**2 * np.einsum("ij,gjk,lk->gil", lam, B, lam)
             v.flags.writeable = False
             out.append(v)
         return tuple(out)

@@ -19,11 +19,7 @@ crossed intercepts for 316 subjects and 24 items).
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from catalogue import load_data  # noqa: E402
-from timing import best_time, print_table  # noqa: E402
+from timing import best_time, print_table, run_rscript  # noqa: E402
 
 import hiermix  # noqa: E402
 
@@ -87,11 +83,11 @@ R_SCRIPT = r"""
 suppressMessages(library(lme4))
 args <- commandArgs(TRUE)
 d <- read.csv(args[1], stringsAsFactors = TRUE)
-for (v in strsplit(args[3], ",")[[1]]) if (nzchar(v)) d[[v]] <- factor(d[[v]])
+for (v in strsplit(args[4], ",")[[1]]) if (nzchar(v)) d[[v]] <- factor(d[[v]])
 f <- as.formula(args[2])
 invisible(glmer(f, d, family = binomial))
 best <- Inf
-for (i in seq_len(as.integer(args[4]))) {
+for (i in seq_len(as.integer(args[3]))) {
   t <- system.time(fit <- glmer(f, d, family = binomial))[["elapsed"]]
   best <- min(best, t)
 }
@@ -100,23 +96,8 @@ cat(sprintf('{"seconds": %.6f, "objective": %.10f}\n', best, -2 * as.numeric(log
 
 
 def run_lme4(case: Case, data: pd.DataFrame, repeat: int) -> tuple[float, float] | str:
-    rscript = shutil.which("Rscript")
-    if rscript is None:
-        return "Rscript not on PATH"
-    factors = [c for c in data.columns if isinstance(data[c].dtype, pd.CategoricalDtype)]
-    with tempfile.TemporaryDirectory() as tmp:
-        csv = Path(tmp) / "data.csv"
-        script = Path(tmp) / "fit.R"
-        data.to_csv(csv, index=False)
-        script.write_text(R_SCRIPT)
-        proc = subprocess.run([rscript, str(script), str(csv), case.formula, ",".join(factors),
-                               str(max(repeat, 1))], capture_output=True, text=True,
-                              check=False)
-    if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-1:]
-        return "lme4 failed: " + (tail[0] if tail else f"exit {proc.returncode}")
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    return float(out["seconds"]), float(out["objective"])
+    out = run_rscript(R_SCRIPT, data, [case.formula, str(max(repeat, 1))])
+    return out if isinstance(out, str) else (out["seconds"], out["objective"])
 
 
 def main(argv: list[str] | None = None) -> None:

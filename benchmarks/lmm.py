@@ -18,11 +18,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
-import subprocess
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +31,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from timing import best_time, print_table  # noqa: E402
+from timing import best_time, print_table, run_rscript  # noqa: E402
 
 import hiermix  # noqa: E402
 from hiermix.frequentist import lmer  # noqa: E402
@@ -140,11 +136,11 @@ R_SCRIPT = r"""
 suppressMessages(library(lme4))
 args <- commandArgs(TRUE)
 d <- read.csv(args[1], stringsAsFactors = TRUE)
-for (v in strsplit(args[4], ",")[[1]]) if (nzchar(v)) d[[v]] <- factor(d[[v]])
+for (v in strsplit(args[5], ",")[[1]]) if (nzchar(v)) d[[v]] <- factor(d[[v]])
 f <- as.formula(args[2]); reml <- as.logical(args[3])
 invisible(lmer(f, d, REML = reml))
 best <- Inf
-for (i in seq_len(as.integer(args[5]))) {
+for (i in seq_len(as.integer(args[4]))) {
   t <- system.time(fit <- lmer(f, d, REML = reml))[["elapsed"]]
   best <- min(best, t)
 }
@@ -154,23 +150,9 @@ cat(sprintf('{"seconds": %.6f, "objective": %.10f}\n', best, crit))
 
 
 def run_lme4(case: Case, data: pd.DataFrame, repeat: int) -> tuple[float, float] | str:
-    rscript = shutil.which("Rscript")
-    if rscript is None:
-        return "Rscript not on PATH"
-    factors = [c for c in data.columns if isinstance(data[c].dtype, pd.CategoricalDtype)]
-    with tempfile.TemporaryDirectory() as tmp:
-        csv = Path(tmp) / "data.csv"
-        script = Path(tmp) / "fit.R"
-        data.to_csv(csv, index=False)
-        script.write_text(R_SCRIPT)
-        proc = subprocess.run([rscript, str(script), str(csv), case.formula,
-                               "TRUE" if case.REML else "FALSE", ",".join(factors),
-                               str(max(repeat, 1))], capture_output=True, text=True,
-                              check=False)
-    if proc.returncode != 0:
-        return "lme4 failed: " + proc.stderr.strip().splitlines()[-1:][0:1].__str__()
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    return float(out["seconds"]), float(out["objective"])
+    out = run_rscript(R_SCRIPT, data, [case.formula, "TRUE" if case.REML else "FALSE",
+                                       str(max(repeat, 1))])
+    return out if isinstance(out, str) else (out["seconds"], out["objective"])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -50,8 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def read_data(path: str, group_columns: Sequence[str] = ()) -> pd.DataFrame:
-    """Read a CSV for the command line; columns used as grouping factors become categorical.
+def read_data(path: str) -> pd.DataFrame:
+    """Read a CSV for the command line (with R's factor levels when a types file is beside it).
+
+    Integer codes used as grouping factors need no conversion here: the design turns every
+    grouping column into levels, sorted numerically for numbers.
 
     Raises
     ------
@@ -65,16 +68,9 @@ def read_data(path: str, group_columns: Sequence[str] = ()) -> pd.DataFrame:
     if not file.exists():
         raise DataError(f"data file {path!r} does not exist")
     try:
-        df = read_csv_with_types(file)
+        return read_csv_with_types(file)
     except (OSError, ValueError, pd.errors.ParserError) as err:
         raise DataError(f"cannot read {path!r} as CSV: {err}") from None
-    for col in group_columns:
-        if col in df.columns and not isinstance(df[col].dtype, pd.CategoricalDtype):
-            # Integer codes of groups are labels, not numbers: keep numeric sort order.
-            values = df[col]
-            levels = sorted(values.dropna().unique().tolist())
-            df[col] = pd.Categorical(values, categories=levels)
-    return df
 
 
 def _one_line(err: BaseException) -> str:
@@ -95,8 +91,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from .model import Model
 
     spec = parse(args.formula)
-    groups = [f for t in spec.random for f in t.group]
-    data = read_data(args.data, groups)
+    data = read_data(args.data)
     data_name = Path(args.data).stem
     log = sys.stderr
     t0 = _stage(f"binding {spec} to {args.data} ({len(data)} rows)", log)

@@ -1,4 +1,4 @@
-"""Griffe extension: render the Sphinx roles of hiermix's docstrings as cross-references.
+"""Griffe extension: render the reStructuredText of hiermix's docstrings as Markdown.
 
 hiermix's docstrings are numpydoc and name objects with Sphinx roles
 (:func:`hiermix.parse`, :class:`~hiermix.design.Design`, :meth:`fit`, :mod:`.plots`).
@@ -8,6 +8,13 @@ from the scope of the docstring that mentions it (its members, its imports, its 
 The element is optional: a link where the target is rendered on some page, plain code
 elsewhere. A role naming a ``hiermix`` object that does not exist is logged as a warning, so
 that ``mkdocs build --strict`` fails on it.
+
+Three more reStructuredText constructs of the docstrings' prose are rewritten, so that a reader
+sees what a terminal reader sees: simple tables (``====  ====`` borders) become Markdown
+tables, definition lists (a term line followed by an indented definition, as the compare
+tables' columns are defined) become bullet items, and the ``::`` that opens a literal block
+becomes ``:`` (the indented block itself is already code in Markdown). Numpydoc sections
+(``Parameters`` and the rest) are left to mkdocstrings' numpy parser.
 """
 
 from __future__ import annotations
@@ -109,6 +116,118 @@ def _final(pkg: griffe.Module, path: str) -> str:
     return path
 
 
+BORDER = re.compile(r"^ *=+( +=+)+ *$")
+SECTION_RULE = re.compile(r"^ *-{3,} *$")
+LIST_START = re.compile(r"^(?:[-*+] |\d+[.)] |#|>|\.\. )")
+
+
+def _spans(border: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in re.finditer(r"=+", border)]
+
+
+def _cells(line: str, spans: list[tuple[int, int]]) -> list[str]:
+    out = []
+    for k, (a, _) in enumerate(spans):
+        b = spans[k + 1][0] if k + 1 < len(spans) else len(line)
+        out.append(line[a:b].strip())
+    return out
+
+
+def simple_tables(lines: list[str]) -> list[str]:
+    """reStructuredText simple tables -> Markdown tables (continuation rows joined)."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if not BORDER.match(lines[i]):
+            out.append(lines[i])
+            i += 1
+            continue
+        spans = _spans(lines[i])
+        indent = spans[0][0]
+        rows: list[list[str]] = []
+        borders = 1
+        header_rows = 0
+        j = i + 1
+        while j < len(lines) and borders < 3:
+            line = lines[j]
+            if BORDER.match(line):
+                borders += 1
+                if borders == 2:
+                    header_rows = len(rows)
+            elif line.strip():
+                cells = _cells(line, spans)
+                if rows and not cells[0] and borders >= 2 and len(rows) > header_rows:
+                    rows[-1] = [f"{a} {c}".strip() for a, c in zip(rows[-1], cells)]
+                else:
+                    rows.append(cells)
+            j += 1
+        if borders < 3 or header_rows == 0:  # not a table after all
+            out.append(lines[i])
+            i += 1
+            continue
+        pad = " " * indent
+        head, body = rows[:header_rows], rows[header_rows:]
+        header = [" ".join(c for c in col if c) for col in zip(*head)]
+        out.append(pad + "| " + " | ".join(header) + " |")
+        out.append(pad + "|" + "---|" * len(spans))
+        out += [pad + "| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in body]
+        i = j
+    return out
+
+
+def definition_lists(lines: list[str]) -> list[str]:
+    """reStructuredText definition lists in prose -> Markdown bullet items.
+
+    A term is an unindented line right after a blank line (or a previous definition) whose
+    next line is indented by four spaces or more; its definition is those indented lines.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        prev_blank = i == 0 or not lines[i - 1].strip() or bool(out and out[-1].startswith("- "))
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if (prev_blank and line.strip() and not line[0].isspace()
+                and not LIST_START.match(line) and nxt.startswith("    ") and nxt.strip()):
+            j = i + 1
+            body: list[str] = []
+            while j < len(lines) and lines[j].startswith("    ") and lines[j].strip():
+                body.append(lines[j].strip())
+                j += 1
+            out.append(f"- {line.strip()}: {' '.join(body)}")
+            i = j
+            continue
+        out.append(line)
+        i += 1
+    return out
+
+
+def literal_markers(lines: list[str]) -> list[str]:
+    """``text::`` -> ``text:`` and a lone ``::`` removed (the block stays indented code)."""
+    out = []
+    for line in lines:
+        if line.strip() == "::":
+            continue
+        if line.rstrip().endswith("::"):
+            stripped = line.rstrip()[:-2].rstrip()
+            line = stripped + ":" if stripped and not stripped.endswith(":") else stripped
+        out.append(line)
+    return out
+
+
+def rst_prose(text: str) -> str:
+    """The reStructuredText constructs of ``text`` rewritten as Markdown (see the module
+    notes); from the first numpydoc section on, only tables are rewritten."""
+    lines = text.split("\n")
+    cut = len(lines)
+    for k in range(1, len(lines)):
+        if SECTION_RULE.match(lines[k]) and lines[k - 1].strip():
+            cut = k - 1
+            break
+    prose = literal_markers(definition_lists(simple_tables(lines[:cut])))
+    return "\n".join(prose + simple_tables(lines[cut:]))
+
+
 def rewrite(text: str, pkg: griffe.Module, obj: griffe.Object) -> str:
     """``text`` with every Sphinx role replaced by an optional autorefs element."""
 
@@ -131,7 +250,8 @@ def rewrite(text: str, pkg: griffe.Module, obj: griffe.Object) -> str:
 
 
 class SphinxRoles(griffe.Extension):
-    """Rewrite Sphinx roles into cross-references once the whole package is loaded."""
+    """Rewrite roles into cross-references, and tables, definition lists and literal-block
+    markers into Markdown, once the whole package is loaded."""
 
     def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
         self._walk(pkg, pkg, set())
@@ -140,8 +260,8 @@ class SphinxRoles(griffe.Extension):
         if obj.path in seen:
             return
         seen.add(obj.path)
-        if obj.docstring is not None and ":" in obj.docstring.value:
-            obj.docstring.value = rewrite(obj.docstring.value, pkg, obj)
+        if obj.docstring is not None:
+            obj.docstring.value = rst_prose(rewrite(obj.docstring.value, pkg, obj))
         for member in obj.members.values():
             if member.is_alias:
                 continue

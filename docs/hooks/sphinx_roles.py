@@ -111,8 +111,8 @@ def _final(pkg: griffe.Module, path: str) -> str:
     if found is not None and found.is_alias:
         try:
             return str(found.target_path)  # type: ignore[union-attr]
-        except Exception:  # noqa: BLE001 - an unresolvable alias keeps its own path
-            return path
+        except (griffe.AliasResolutionError, griffe.CyclicAliasError):
+            return path  # an unresolvable alias keeps its own path
     return path
 
 

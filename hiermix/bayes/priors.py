@@ -37,10 +37,10 @@ class               default                               source of the rule
 Presets: ``"default"`` (the table) and ``"flat"`` (improper uniform priors on the intercept and
 the coefficients only; the SDs, correlations and sigma or phi keep their default priors, so
 the posterior is the likelihood times those priors, and only beta's conditional posterior
-given the variance components is proportional to the likelihood). Any class can be overridden with a prior object:
-``{"intercept": Normal(0, 10), "coef": Normal(0, 1), "sd": HalfNormal(5),
-"sd_Subject": HalfNormal(10), "corr": LKJ(2), "sigma": Exponential(0.1)}``, where ``sd`` and
-``corr`` apply to every term and ``sd_<label>`` / ``corr_<label>`` to one.
+given the variance components is proportional to the likelihood). Any class can be
+overridden with a prior object: ``{"intercept": Normal(0, 10), "coef": Normal(0, 1),
+"sd": HalfNormal(5), "sd_Subject": HalfNormal(10), "corr": LKJ(2), "sigma": Exponential(0.1)}``,
+where ``sd`` and ``corr`` apply to every term and ``sd_<label>`` / ``corr_<label>`` to one.
 """
 
 from __future__ import annotations

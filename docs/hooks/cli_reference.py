@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import re
 from typing import Any
 
 MARKER = "<!-- cli-reference -->"
@@ -50,6 +51,17 @@ def _exclusive(parser: argparse.ArgumentParser) -> list[str]:
             for g in parser._mutually_exclusive_groups]
 
 
+def _usage_lines(parser: argparse.ArgumentParser, width: int = 88) -> list[str]:
+    """The usage line wrapped between whole items (``[--nagq NAGQ]`` stays on one line)."""
+    usage = " ".join(parser.format_usage().removeprefix("usage: ").split())
+    lines = [""]
+    for item in re.findall(r"\[[^\[\]]*\]|\S+", usage):
+        if lines[-1] and len(lines[-1]) + 1 + len(item) > width:
+            lines.append("    ")
+        lines[-1] += (" " if lines[-1].strip() else "") + item
+    return lines
+
+
 def render(parser: argparse.ArgumentParser) -> str:
     """Markdown: one section per subcommand of ``parser`` (or the parser itself)."""
     subs = _subcommands(parser) or {"": parser}
@@ -58,8 +70,7 @@ def render(parser: argparse.ArgumentParser) -> str:
         out.append(f"## `{parser.prog} {name}`" if name else f"## `{parser.prog}`")
         if sub.description:
             out += ["", _cell(sub.description)]
-        usage = " ".join(sub.format_usage().removeprefix("usage: ").split())
-        out += ["", "```text", usage, "```", ""]
+        out += ["", "```text", *_usage_lines(sub), "```", ""]
         out += ["| argument or option | default | meaning |", "|---|---|---|"]
         for action in sub._actions:
             if isinstance(action, argparse._HelpAction):

@@ -71,11 +71,14 @@ def test_check_site_names_page_and_problem(tmp_path: Path) -> None:
     (tmp_path / "theory" / "index.html").write_text(
         '<script src="https://cdn.example.org/katex.js"></script>')
     (tmp_path / "api.html").write_text("<p>:meth:`fit`</p>")
-    (tmp_path / "ok.html").write_text('<script src="assets/mathjax/tex-svg.js"></script>')
+    (tmp_path / "ok.html").write_text('<script src="assets/mathjax/tex-svg.js"></script>'
+                                      "<code>(x | g)</code>")
+    (tmp_path / "table.html").write_text("<td><code>(x \\| g)</code></td>")
     problems = checks.check_site(tmp_path)
-    assert len(problems) == 2
+    assert len(problems) == 3
+    assert problems[1] == "table.html: backslash before a pipe in <code>(x \\| g)</code>"
     assert problems[0].startswith("api.html: literal Sphinx role")
-    assert problems[1] == "theory/index.html: loads https://cdn.example.org/katex.js from " \
+    assert problems[2] == "theory/index.html: loads https://cdn.example.org/katex.js from " \
                           "another host"
 
 

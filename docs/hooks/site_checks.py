@@ -4,6 +4,8 @@
   have been turned into a cross-reference by ``sphinx_roles.py``.
 * No page loads a script, stylesheet, font or image from another host: the site, its math
   included, must work offline.
+* No code shows ``\\|``: GitHub needs a table's pipes escaped even inside code, Python-Markdown
+  does not and prints the backslash, so the site's pages write a plain ``|`` in code.
 
 The checks are plain functions of the HTML text, tested in ``tests/test_docs_site.py``.
 """
@@ -21,6 +23,9 @@ RAW_ROLE = re.compile(r":(?:py:)?(?:func|class|meth|mod|attr|data|exc|obj|const)
 _LOADING = {("script", "src"), ("link", "href"), ("img", "src"), ("iframe", "src"),
             ("source", "src"), ("video", "src"), ("audio", "src"), ("embed", "src")}
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
+
+
+ESCAPED_PIPE = re.compile(r"<code>[^<]*\\\|[^<]*</code>")
 
 
 def raw_roles(html: str) -> list[str]:
@@ -64,6 +69,8 @@ def check_site(site_dir: Path) -> list[str]:
         rel = page.relative_to(site_dir)
         problems += [f"{rel}: literal Sphinx role ...{ctx}..." for ctx in raw_roles(text)]
         problems += [f"{rel}: loads {url} from another host" for url in remote_assets(text)]
+        problems += [f"{rel}: backslash before a pipe in {m[0]}"
+                     for m in ESCAPED_PIPE.finditer(text)]
     return problems
 
 

@@ -102,7 +102,7 @@ for _kind in ("treatment", "sum", "helmert", "poly", "diff", "SAS"):
         CONTRASTS[_spelling] = _kind.lower()
 
 _ALLOWED_TEXT = ("allowed: column names (`backticked` if they are not plain names), numbers, "
-                 "pi, + - * / ^ %% and comparisons, and the transforms "
+                 "pi, + - * / ^ and comparisons, and the transforms "
                  + ", ".join(sorted(set(TRANSFORMS) | {"as.factor"}))
                  + "; pass your own functions explicitly with transforms={'name': function}")
 
@@ -212,7 +212,10 @@ def _prepare(source: str, formula: str, base: int) -> _Prepared:
             while j < n and (source[j].isalnum() or source[j] in "_."):
                 j += 1
             word = source[i:j]
-            if word in ALIASES:
+            before = source[:i].rstrip()[-1:]
+            if word.startswith(".") and before in (")", "]"):
+                emit(word, i)  # attribute access on a result: let the walk refuse it by name
+            elif word in ALIASES:
                 emit(ALIASES[word], i)
             elif "." in word:
                 placeholder(word, i)  # R's dotted names are column names, never attributes
@@ -270,6 +273,8 @@ class _Checker:
 
     def position(self, node: ast.AST) -> int | None:
         col = getattr(node, "col_offset", None)
+        if isinstance(node, ast.Attribute) and node.end_col_offset is not None:
+            col = node.end_col_offset - len(node.attr.encode("utf-8")) - 1  # at the dot
         if col is None:
             return self.p.where[0] if self.p.where else None
         chars = len(self.p.text.encode("utf-8")[:col].decode("utf-8", errors="ignore"))
@@ -334,6 +339,9 @@ class _Checker:
 
     def call(self, node: ast.Call, d: int, top: bool) -> list[tuple[ast.AST, str, int, str]]:
         func = node.func
+        if isinstance(func, ast.Attribute):
+            raise self.refuse(func, f"calling '.{func.attr}()' is refused: attribute access "
+                                    "and methods are not allowed in a formula")
         if not isinstance(func, ast.Name):
             raise self.refuse(node, f"{_describe(func)} cannot be called; only the allowed "
                                     "transforms can")

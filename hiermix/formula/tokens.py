@@ -207,6 +207,9 @@ def tokenize(formula: str, transforms: Iterable[str] = ()) -> list[Token]:
             tokens.append(Token(Kind.RPAREN, ")", i, i + 1))
             i += 1
             continue
+        if ch in "{}":
+            raise UnsafeFormulaError("braces are refused: formulaic's {...} blocks would run "
+                                     "Python code", formula, i, allowed_text())
         for op in _OPERATORS:
             if formula.startswith(op, i):
                 tokens.append(Token(Kind.OP, op, i, i + len(op)))

@@ -69,10 +69,10 @@ def apply_elementwise(name: str, x: Any, label: str | None = None) -> np.ndarray
         flat = np.flatnonzero(np.ravel(bad))
         first = float(np.ravel(values)[flat[0]])
         need = _DOMAIN_HINT.get(name)
-        why = f"{name}() needs {need}" if need else f"{name}() overflows"
-        raise TransformDomainError(
-            f"{name}() of {label or _label(x)}: {why}, but {flat.size} value(s) are not "
-            f"(the first, at row {int(flat[0])}, is {first!r})")
+        why = (f"it needs {need}, but {flat.size} value(s) are not" if need else
+               f"it overflows for {flat.size} value(s)")
+        raise TransformDomainError(f"{name}() of {label or _label(x)}: {why} "
+                                   f"(the first is {first!r})")
     return out
 
 

@@ -280,7 +280,9 @@ def _canonical_fixed(text: str, formula: str, at: int) -> str:
         # parsing only: formulaic evaluates nothing until a model matrix is built
         terms = [":".join(_factor_text(f) for f in t.factors) for t in Formula(text)]
     except FormulaicError as err:
-        raise FormulaSyntaxError(f"cannot read {text!r}: {err}", formula, at) from None
+        # formulaic's first line says what is wrong; the rest is a coloured picture
+        reason = str(err).strip().split("\n")[0]
+        raise FormulaSyntaxError(f"cannot read {text!r}: {reason}", formula, at) from None
     except SyntaxError as err:
         raise FormulaSyntaxError(f"cannot read {text!r}: {err.msg}", formula, at) from None
     except (RecursionError, MemoryError, ValueError):

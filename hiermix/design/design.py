@@ -29,10 +29,10 @@ import scipy.sparse as sp
 
 from ..errors import PACKAGE_DIR, DataError
 from ..family import Family
-from ..naming import lme4_name, term_labels
-from ..spec import ModelSpec
 from ..formula.allowlist import CONSTANTS
 from ..formula.transforms import validate_transforms
+from ..naming import lme4_name, term_labels
+from ..spec import ModelSpec
 from .frame import (
     ModelFrame,
     build_frame,

@@ -26,6 +26,7 @@ from ..formula.allowlist import CONSTANTS, check_expression, check_formulaic
 from ..formula.evaluate import evaluate as evaluate_checked
 from ..spec import ModelSpec
 
+
 def expression_names(expr: str, transforms: Iterable[str] = ()) -> tuple[str, list[str]]:
     """Check ``expr`` against the allow-list and list the columns it reads.
 

@@ -459,7 +459,9 @@ def _literal_value(node: ast.AST) -> object:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and \
-            isinstance(node.operand, ast.Constant) and type(node.operand.value) in (int, float):
+            isinstance(node.operand, ast.Constant) and \
+            isinstance(node.operand.value, int | float) and \
+            not isinstance(node.operand.value, bool):
         return -node.operand.value
     return _NOT_LITERAL
 
@@ -486,7 +488,7 @@ def _float_fold(node: ast.AST) -> float | None:
     value: dict[int, float] = {}
     for cur in reversed(order):
         if isinstance(cur, ast.Constant):
-            value[id(cur)] = float(cur.value)
+            value[id(cur)] = float(cur.value)  # type: ignore[arg-type]  # a number, see above
         elif isinstance(cur, ast.UnaryOp):
             v = value[id(cur.operand)]
             value[id(cur)] = -v if isinstance(cur.op, ast.USub) else v

@@ -24,10 +24,10 @@ only ever parses text that passed it, and never evaluates anything here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from formulaic import Formula
 from formulaic.errors import FormulaicError
-
-from collections.abc import Iterable
 
 from ..errors import FormulaSyntaxError
 from ..spec import ModelSpec, RandomTermSpec, ResponseSpec

@@ -15,10 +15,9 @@ pathological formula is refused with a :class:`FormulaSyntaxError`, never a Recu
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-
-from collections.abc import Iterable
 
 from ..errors import FormulaSyntaxError, UnsafeFormulaError
 from .allowlist import allowed_text, check_expression, is_dunder

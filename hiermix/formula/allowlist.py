@@ -112,7 +112,6 @@ _UNARY_OPS = (ast.UAdd, ast.USub, ast.Not, ast.Invert)
 _CMP_OPS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 
 _REFUSED: list[tuple[type | tuple[type, ...], str]] = [
-    (ast.Attribute, "attribute access ('.name' after an expression)"),
     (ast.Subscript, "subscripts ('[...]')"),
     (ast.Lambda, "lambda functions"),
     ((ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp), "comprehensions"),
@@ -132,6 +131,8 @@ def is_dunder(name: str) -> bool:
 
 
 def _describe(node: ast.AST) -> str:
+    if isinstance(node, ast.Attribute):
+        return f"attribute access ('.{node.attr}')"
     for types, text in _REFUSED:
         if isinstance(node, types):
             return text

@@ -148,11 +148,14 @@ class _Prepared:
     names: dict[str, str]  # placeholder identifier -> column name
 
 
-def _prepare(source: str, formula: str, base: int) -> _Prepared:
+def _prepare(source: str, formula: str, base: int, strict: bool = False) -> _Prepared:
     """Turn formula text into Python text: backticked and dotted names become placeholder
     identifiers, R's ``^`` becomes ``**`` and ``as.factor`` becomes ``factor``.
 
-    Positions are kept in ``where`` so that a refusal points at the formula's own character.
+    With ``strict``, only backticked names are replaced: the text is read exactly as Python
+    (inside formulaic) will read it, so ``a.b`` is attribute access and ``^`` is xor, and both
+    are refused. Positions are kept in ``where`` so that a refusal points at the formula's own
+    character.
     """
     prefix = "_hm"
     while prefix in source:
@@ -214,7 +217,7 @@ def _prepare(source: str, formula: str, base: int) -> _Prepared:
                 j += 1
             word = source[i:j]
             before = source[:i].rstrip()[-1:]
-            if word.startswith(".") and before in (")", "]"):
+            if strict or (word.startswith(".") and before in (")", "]")):
                 emit(word, i)  # attribute access on a result: let the walk refuse it by name
             elif word in ALIASES:
                 emit(ALIASES[word], i)
@@ -223,7 +226,7 @@ def _prepare(source: str, formula: str, base: int) -> _Prepared:
             else:
                 emit(word, i)
             i = j
-        elif ch == "^":
+        elif ch == "^" and not strict:
             emit("**", i)
             i += 1
         elif ch in "\n\r\t\f\v":
@@ -509,7 +512,7 @@ def _float_fold(node: ast.AST) -> float | None:
 
 def check_expression(expr: str, *, formula: str | None = None, at: int = 0,
                      transforms: Iterable[str] = (), allow_structural: bool = False,
-                     in_offset: bool = False) -> CheckedExpression:
+                     in_offset: bool = False, strict: bool = False) -> CheckedExpression:
     """Parse one expression of a formula and walk every node against the allow-list.
 
     Parameters
@@ -526,6 +529,9 @@ def check_expression(expr: str, *, formula: str | None = None, at: int = 0,
         Allow ``offset()``/``cbind()`` as the outermost call (the parser places them).
     in_offset : bool
         Refuse transforms learned from the fitted data.
+    strict : bool
+        Read the text exactly as Python will (for factors formulaic evaluates itself): no
+        dotted names, no ``^`` for power, no R aliases.
 
     Returns
     -------
@@ -542,13 +548,13 @@ def check_expression(expr: str, *, formula: str | None = None, at: int = 0,
         raise FormulaSyntaxError(f"an expression must be a string, not {type(expr).__name__}",
                                  str(formula or ""))
     return _check(expr, formula if formula is not None else expr, at,
-                  frozenset(transforms), allow_structural, in_offset)
+                  frozenset(transforms), allow_structural, in_offset, strict)
 
 
 @lru_cache(maxsize=1024)
 def _check(expr: str, formula: str, at: int, transforms: frozenset[str],
-           allow_structural: bool, in_offset: bool) -> CheckedExpression:
-    prepared = _prepare(expr, formula, at)
+           allow_structural: bool, in_offset: bool, strict: bool) -> CheckedExpression:
+    prepared = _prepare(expr, formula, at, strict)
     if not prepared.text.strip():
         raise FormulaSyntaxError("empty expression", formula, at)
     try:
@@ -642,7 +648,8 @@ def check_factors(terms: Iterable[object], formula: str, transforms: Iterable[st
                                              formula.find(expr), _ALLOWED_TEXT)
                 columns.append(expr)
             elif method == "python":
-                columns.extend(check_expression(expr, transforms=names).columns)
+                # formulaic evaluates this text itself: read it exactly as Python will
+                columns.extend(check_expression(expr, transforms=names, strict=True).columns)
             elif method == "literal":
                 try:
                     value = ast.literal_eval(expr)

@@ -210,6 +210,45 @@ def test_tampered_formulaic_spec_is_checked(tmp_path: Path) -> None:
     with pytest.raises(UnsafeFormulaError):
         bad.predict(df.head(3))
     assert not marker.exists()
+    # formulaic reads its factors as plain Python: there a dotted name is attribute access
+    dotted = model_matrix("1 + I(x.values)", df).model_spec
+    bad = dataclasses.replace(fit, design=dataclasses.replace(
+        fit.design, fixed_encoding=ColumnEncoding(enc.formula, dotted, enc.names, enc.keep)))
+    with pytest.raises(UnsafeFormulaError, match="attribute access"):
+        bad.predict(df.head(3))
+
+
+def test_only_allowed_names_resolve_in_formulaic() -> None:
+    """Defence in depth: formulaic evaluates in a context where every builtin and every
+    formulaic transform outside the allow-list resolves to a refusal, never to the caller's
+    frame or to Python's builtins."""
+    import builtins
+
+    from formulaic.transforms import TRANSFORMS
+
+    from hiermix.formula import allowlist
+    from hiermix.formula.transforms import Refused, formula_context
+
+    allowed = {*allowlist.TRANSFORMS, *allowlist.CONTRASTS, *allowlist.CONSTANTS} - {
+        "offset", "cbind"}
+    ctx = formula_context()
+    for name in [*dir(builtins), *TRANSFORMS]:
+        assert name in allowed or isinstance(ctx[name], Refused), name
+    with pytest.raises(UnsafeFormulaError):
+        ctx["open"]("x", "w")
+    assert "np" in ctx and isinstance(ctx["np"], Refused)
+
+
+def test_log_of_negative_values_gives_no_numpy_warning() -> None:
+    import warnings
+
+    df = _data().assign(z=lambda d: d.x - 2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(TransformDomainError):
+            hm.Model("y ~ log(z) + (1 | g)", df)
+        with pytest.raises(TransformDomainError):
+            hm.Model("log(z) ~ x + (1 | g)", df)
 
 
 @pytest.mark.parametrize(("label", "formula"), CORPUS[::7] + list(OTHERS.items())[:4],

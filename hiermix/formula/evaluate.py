@@ -167,4 +167,10 @@ def evaluate(expr: str, frame: pd.DataFrame,
         raise
     except (TypeError, ValueError, ArithmeticError, AttributeError) as err:
         raise DataError(f"cannot compute {checked.canonical!r}: {err}") from None
+    if in_offset:
+        try:
+            return np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise DataError(f"offset({checked.canonical}) must be numeric; its value is text "
+                            "or categorical") from None
     return np.asarray(value)

@@ -317,6 +317,15 @@ def test_log_of_negative_new_data_names_the_column() -> None:
         fit.predict(df.head(4).assign(x=[1.0, -1.0, 2.0, 0.0]))
 
 
+@pytest.mark.parametrize("formula", ["y ~ x + offset(f) + (1 | g)",
+                                     "y ~ x + offset(log(f)) + (1 | g)",
+                                     "y ~ log(f) + (1 | g)", "f ~ x + (1 | g)",
+                                     "cbind(f, s) ~ x + (1 | g)"])
+def test_text_where_numbers_are_needed(formula: str) -> None:
+    with pytest.raises(HiermixError, match="'?f'?"):
+        hm.Model(formula, _data(), family="binomial" if "cbind" in formula else "gaussian")
+
+
 @pytest.mark.parametrize("formula", [None, 3, b"y ~ x + (1 | g)", ["y ~ x"], 2.5])
 def test_a_formula_must_be_a_string(formula: object) -> None:
     df = _data()

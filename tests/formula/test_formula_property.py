@@ -2,8 +2,9 @@
 
 Formulas are generated as token soups (formula operators, names, calls, Python syntax that
 could escape), nested calls of allowed and forbidden functions, random identifiers and
-arbitrary strings. Each is bound to a small data set with ``Model``; any exception other
-than a :class:`HiermixError` fails, and so does the marker file appearing.
+arbitrary strings. Each is bound to a small data set with ``Model`` and, when that works,
+encoded again on new data as ``predict`` does; any exception other than a
+:class:`HiermixError` fails, and so does the marker file appearing.
 """
 
 from __future__ import annotations
@@ -88,7 +89,9 @@ def test_only_hiermix_errors_and_nothing_runs(formula: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            hm.Model(formula, DATA)
+            model = hm.Model(formula, DATA)
+            # and again on new data, as predict() does
+            model.design.encode_new(DATA.iloc[::-1].head(6), allow_new_levels=True)
         except HiermixError:
             pass
     assert not MARKER.exists(), f"{formula!r} ran code"

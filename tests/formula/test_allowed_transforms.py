@@ -161,6 +161,15 @@ def test_cbind_equals_precomputed_failures() -> None:
     np.testing.assert_allclose(a.loglik, b.loglik, rtol=RTOL)
 
 
+def test_user_transforms_pass_through_glmer() -> None:
+    a = hm.glmer("cbind(s, size - s) ~ logit(p) + (1 | g)", DF, family="binomial",
+                 transforms={"logit": logit})
+    b = hm.glmer("cbind(s, size - s) ~ w + (1 | g)", DF.assign(w=logit(DF.p)),
+                 family="binomial")
+    np.testing.assert_allclose(a.beta, b.beta, rtol=RTOL)
+    np.testing.assert_allclose(a.loglik, b.loglik, rtol=RTOL)
+
+
 def test_user_transforms_are_opt_in() -> None:
     with pytest.raises(UnsafeFormulaError, match="unknown function 'logit'"):
         hm.Model("y ~ logit(p) + (1 | g)", DF)

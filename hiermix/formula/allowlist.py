@@ -70,13 +70,14 @@ class Transform:
     structural: bool = False
 
 
-_ELEMENTWISE = ("log", "log2", "log10", "log1p", "exp", "expm1", "sqrt", "abs",
+#: Elementwise numpy transforms, refused where their result is not finite.
+ELEMENTWISE = ("log", "log2", "log10", "log1p", "exp", "expm1", "sqrt", "abs",
                 "sin", "cos", "tan", "asin", "acos", "atan", "arcsin", "arccos", "arctan",
                 "sinh", "cosh", "tanh")
 
 #: Every function a formula may call without ``transforms=``.
 TRANSFORMS: dict[str, Transform] = {
-    **{name: Transform() for name in _ELEMENTWISE},
+    **{name: Transform() for name in ELEMENTWISE},
     "round": Transform(("expr", "int"), keywords={"digits": "int"}),
     "I": Transform(),
     "Q": Transform(("name",)),

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, HiermixError, UnknownColumnError
-from .allowlist import _ELEMENTWISE, CONSTANTS, CheckedExpression, check_expression
+from .allowlist import CONSTANTS, ELEMENTWISE, CheckedExpression, check_expression
 from .transforms import apply_elementwise, as_numbers
 
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
@@ -101,7 +101,7 @@ class _Interpreter:
         kwargs = {str(k.arg): ast.literal_eval(k.value) for k in node.keywords}
         if name in self.transforms:
             return np.asarray(self.transforms[name](*args))
-        if name in _ELEMENTWISE:
+        if name in ELEMENTWISE:
             arg = node.args[0]
             label = (f"column {self.checked.names.get(arg.id, arg.id)!r}"
                      if isinstance(arg, ast.Name) else f"'{self.source(arg)}'")

@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError, TransformDomainError, UnsafeFormulaError
-from .allowlist import _ELEMENTWISE, CONSTANTS, CONTRASTS, TRANSFORMS, allowed_text, is_dunder
+from .allowlist import CONSTANTS, CONTRASTS, ELEMENTWISE, TRANSFORMS, allowed_text, is_dunder
 
 #: Formula name -> numpy function name.
-_NUMPY_NAME = {name: name for name in _ELEMENTWISE}
+_NUMPY_NAME = {name: name for name in ELEMENTWISE}
 _NUMPY_NAME.update({"asin": "arcsin", "acos": "arccos", "atan": "arctan"})
 
 #: Why a transform gives no finite value, for the error message.
@@ -161,7 +161,7 @@ def _base_context() -> dict[str, Any]:
 
     ctx: dict[str, Any] = {name: Refused(name) for name in dir(builtins)}
     ctx.update({name: Refused(name) for name in FORMULAIC})
-    ctx.update({name: Elementwise(name) for name in _ELEMENTWISE})
+    ctx.update({name: Elementwise(name) for name in ELEMENTWISE})
     ctx.update({"round": r_round, "I": identity, "Q": Q, "C": C, "factor": factor,
                 "poly": poly, "scale": scale, "center": center})
     ctx.update({name: ContrastMaker(kind) for name, kind in CONTRASTS.items()

@@ -43,6 +43,35 @@ class FormulaSyntaxError(HiermixError, ValueError):
         super().__init__(text)
 
 
+class UnsafeFormulaError(FormulaSyntaxError):
+    """A formula that asks for something outside the allow-list (a formula is data, not code).
+
+    Raised before anything is evaluated, with a caret under the refused piece and a line
+    saying what a formula may contain (see :mod:`hiermix.formula.allowlist`).
+
+    Parameters
+    ----------
+    message : str
+        What was refused.
+    formula : str
+        The whole formula as given.
+    position : int or None
+        0-based index of the refused piece in ``formula``.
+    allowed : str
+        What is allowed instead.
+    """
+
+    def __init__(self, message: str, formula: str, position: int | None = None,
+                 allowed: str = "") -> None:
+        super().__init__(message, formula, position)
+        self.allowed = allowed
+        if allowed:
+            self.args = (f"{self.args[0]}\n{allowed}",)
+
+    def __reduce__(self) -> tuple[object, ...]:  # the default would call __init__(message)
+        return (type(self), (self.reason, self.formula, self.position, self.allowed))
+
+
 class UnknownColumnError(HiermixError, KeyError):
     """The formula (or an argument) names a column the data do not have."""
 
@@ -66,6 +95,11 @@ class UnknownColumnError(HiermixError, KeyError):
 
 class DataError(HiermixError, ValueError):
     """The data cannot be used as given (empty, non-finite values, wrong types)."""
+
+
+class TransformDomainError(DataError):
+    """A transform in the formula is undefined for some values (``log`` of a negative value,
+    ``sqrt`` of a negative value); the message names the expression and the column."""
 
 
 class EmptyDataError(DataError):
@@ -132,5 +166,7 @@ __all__ = [
     "ResponseError",
     "ResponseSupportError",
     "ResponseTypeError",
+    "TransformDomainError",
     "UnknownColumnError",
+    "UnsafeFormulaError",
 ]

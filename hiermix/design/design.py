@@ -29,10 +29,11 @@ import scipy.sparse as sp
 
 from ..errors import PACKAGE_DIR, DataError
 from ..family import Family
+from ..formula.allowlist import CONSTANTS
+from ..formula.transforms import validate_transforms
 from ..naming import lme4_name, term_labels
 from ..spec import ModelSpec
 from .frame import (
-    FORMULA_CONTEXT,
     ModelFrame,
     build_frame,
     evaluate,
@@ -102,6 +103,9 @@ class Design:
         True when the user passed weights or the response is cbind (prior weights not all 1).
     data_name : str
         What summaries print after "Data:" (empty when unknown).
+    transforms : dict of str to callable
+        The user's own functions the formula may call (``Model(..., transforms=...)``);
+        empty unless given. Module-level functions keep the design picklable.
     """
 
     spec: ModelSpec
@@ -122,6 +126,7 @@ class Design:
     user_weights: Any = field(default=None, repr=False)
     user_offset: Any = field(default=None, repr=False)
     data_name: str = ""
+    transforms: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def nobs(self) -> int:
@@ -212,31 +217,34 @@ class Design:
         from ..errors import MissingValueError, UnknownColumnError
 
         nd = newdata if isinstance(newdata, pd.DataFrame) else pd.DataFrame(newdata)
-        needed = formula_variables(self.fixed_encoding.formula)
+        # every expression is checked against the allow-list again, before anything runs
+        user = tuple(self.transforms)
+        needed = formula_variables(self.fixed_encoding.formula, user)
         if with_random:
             for t in self.reterms:
-                needed += list(t.factors) + formula_variables(t.encoding.formula)
+                needed += list(t.factors) + formula_variables(t.encoding.formula, user)
         for o in self.spec.offsets:
-            needed += expression_names(o)[1]
+            needed += expression_names(o, user)[1]
         for name in dict.fromkeys(needed):
-            if name in FORMULA_CONTEXT and name not in nd.columns:
+            if name in CONSTANTS and name not in nd.columns:
                 continue
             if name not in nd.columns:
                 raise UnknownColumnError(name, [str(c) for c in nd.columns], where="newdata")
             if nd[name].isna().any():
                 raise MissingValueError(f"newdata column {name!r} has missing values")
         m = len(nd)
-        X = self.fixed_encoding.transform(nd) if self.p else np.zeros((m, 0))
+        X = self.fixed_encoding.transform(nd, self.transforms) if self.p else np.zeros((m, 0))
         offset = np.zeros(m)
         for o in self.spec.offsets:
-            offset = offset + np.broadcast_to(evaluate(o, nd), (m,))
+            offset = offset + np.broadcast_to(
+                evaluate(o, nd, self.transforms, in_offset=True), (m,))
         if isinstance(self.user_offset, str):
             offset = offset + nd[self.user_offset].to_numpy(dtype=float)
         codes, Xk = [], []
         if with_random:
             for t in self.reterms:
                 codes.append(t.new_codes(nd, allow_new_levels))
-                Xk.append(t.encoding.transform(nd))
+                Xk.append(t.encoding.transform(nd, self.transforms))
         return NewData(X=X, offset=offset, codes=tuple(codes), Xk=tuple(Xk))
 
     def summary(self) -> str:
@@ -267,20 +275,32 @@ def build_design(
     offset: Any = None,
     na_action: str = "omit",
     data_name: str = "",
+    transforms: Mapping[str, Any] | None = None,
 ) -> Design:
     """Bind ``spec`` to ``data``: the one step from a data-free spec to matrices.
+
+    Every expression of ``spec`` is checked against the allow-list
+    (:mod:`hiermix.formula.allowlist`) before anything is evaluated, also when ``spec`` was
+    built by hand rather than parsed.
+
+    Parameters
+    ----------
+    transforms : mapping of str to callable, optional
+        The user's own functions the formula may call.
 
     Raises
     ------
     HiermixError subclasses
-        Unknown columns, missing values with ``na_action="raise"``, empty data, infinite
-        values, unusable responses, responses outside the family's support, grouping factors
-        refused by lme4's checks.
+        Expressions outside the allow-list, unknown columns, missing values with
+        ``na_action="raise"``, empty data, infinite values, transforms undefined for some
+        values (``log`` of a negative value), unusable responses, responses outside the
+        family's support, grouping factors refused by lme4's checks.
     """
-    frame: ModelFrame = build_frame(spec, data, weights, offset, na_action)
+    user = validate_transforms(transforms)
+    frame: ModelFrame = build_frame(spec, data, weights, offset, na_action, transforms=user)
     fdata = frame.data
     n = frame.nobs
-    response: Response = build_response(spec.response, fdata, family)
+    response: Response = build_response(spec.response, fdata, family, transforms=user)
 
     w = np.ones(n) if frame.weights is None else frame.weights.copy()
     if np.any(w < 0):
@@ -291,12 +311,12 @@ def build_design(
 
     off = np.zeros(n) if frame.offset is None else frame.offset.copy()
     for o in spec.offsets:
-        val = np.asarray(evaluate(o, fdata), dtype=float)
+        val = np.asarray(evaluate(o, fdata, user, in_offset=True), dtype=float)
         if not np.all(np.isfinite(val)):
             raise DataError(f"offset({o}) has non-finite values")
         off = off + np.broadcast_to(val, (n,))
 
-    X, fenc = learn_encoding(spec.fixed, fdata, "fixed effects")
+    X, fenc = learn_encoding(spec.fixed, fdata, "fixed effects", user)
     keep = independent_columns(X)
     dropped: tuple[str, ...] = ()
     if keep.size < X.shape[1]:
@@ -313,7 +333,7 @@ def build_design(
     built = []
     for idx, t in enumerate(spec.random):
         codes, levels = grouping_codes(fdata, t.group)
-        Xk, enc = learn_encoding(t.expr, fdata, f"random term {t}")
+        Xk, enc = learn_encoding(t.expr, fdata, f"random term {t}", user)
         if t.correlated:
             pieces = [(Xk, enc)]
         else:
@@ -349,4 +369,5 @@ def build_design(
         user_weights=weights if isinstance(weights, str) else None,
         user_offset=offset if isinstance(offset, str) else None,
         data_name=data_name,
+        transforms=user,
     )

@@ -73,7 +73,7 @@ def fit(design: Design, REML: bool = True, nAGQ: int = 1, **kwargs: Any) -> Lmer
 
 def lmer(formula: str | ModelSpec, data: pd.DataFrame | Mapping[str, Sequence[Any]],
          REML: bool = True, weights: Any = None, offset: Any = None, na_action: str = "omit",
-         **kwargs: Any) -> LmerResult:
+         transforms: Mapping[str, Any] | None = None, **kwargs: Any) -> LmerResult:
     """Fit a linear mixed model from an lme4 formula (lme4's ``lmer``).
 
     Parameters
@@ -86,6 +86,8 @@ def lmer(formula: str | ModelSpec, data: pd.DataFrame | Mapping[str, Sequence[An
     weights, offset : column name, array-like or None
         Prior weights (rows scaled by sqrt(w)) and an offset added to the linear predictor.
     na_action : {"omit", "raise"}
+    transforms : dict of str to callable, optional
+        Your own functions the formula may call (see :class:`hiermix.Model`).
     **kwargs
         ``start``, ``check_derivs``, ``data_name``.
 
@@ -96,13 +98,14 @@ def lmer(formula: str | ModelSpec, data: pd.DataFrame | Mapping[str, Sequence[An
     from ..model import Model
 
     model = Model(formula, data, weights=weights, offset=offset, na_action=na_action,
-                  data_name=kwargs.pop("data_name", None))
+                  data_name=kwargs.pop("data_name", None), transforms=transforms)
     return fit(model.design, REML=REML, **kwargs)
 
 
 def glmer(formula: str | ModelSpec, data: pd.DataFrame | Mapping[str, Sequence[Any]],
           family: Any = "binomial", link: Any = None, nAGQ: int = 1, weights: Any = None,
-          offset: Any = None, na_action: str = "omit", **kwargs: Any) -> GlmerResult:
+          offset: Any = None, na_action: str = "omit",
+          transforms: Mapping[str, Any] | None = None, **kwargs: Any) -> GlmerResult:
     """Fit a generalised linear mixed model from an lme4 formula (lme4's ``glmer``).
 
     Parameters
@@ -121,6 +124,8 @@ def glmer(formula: str | ModelSpec, data: pd.DataFrame | Mapping[str, Sequence[A
     weights, offset : column name, array-like or None
         Prior weights (binomial: trials for proportions) and an offset added to eta.
     na_action : {"omit", "raise"}
+    transforms : dict of str to callable, optional
+        Your own functions the formula may call (see :class:`hiermix.Model`).
     **kwargs
         ``start``, ``check_derivs``, ``use_hessian``, ``lme4_compat``, ``data_name``: see
         :func:`hiermix.frequentist.glmm.fit_glmm`.
@@ -134,7 +139,8 @@ def glmer(formula: str | ModelSpec, data: pd.DataFrame | Mapping[str, Sequence[A
     from ..model import Model
 
     model = Model(formula, data, family=family, link=link, weights=weights, offset=offset,
-                  na_action=na_action, data_name=kwargs.pop("data_name", None))
+                  na_action=na_action, data_name=kwargs.pop("data_name", None),
+                  transforms=transforms)
     if model.design.family.is_lmm:
         return fit(model.design, REML=False, **kwargs)  # type: ignore[return-value]
     return fit_glmm(model.design, nAGQ=nAGQ, **kwargs)

@@ -9,9 +9,12 @@ Holds, for n observations, p fixed effects and K random-effects terms::
     offset   (n,)        added to the linear predictor
     family               distribution and link
 
-Terms are ordered as lme4 orders them: by decreasing number of levels of the grouping factor,
-ties kept in formula order, and a ``||`` term is split into one term per column. This order is
-the order of theta, of the blocks of Z and of ``varcorr``.
+Terms are ordered as lme4 1.1-31 orders them (``mkReTrms``), a ``||`` term first split into one
+term per column: when the numbers of levels do not already decrease along the formula, by
+decreasing number of levels with ties in *reverse* formula order (lme4 takes
+``rev(order(nl))``), so ``(1 | Part) + (1 | Operator) + (1 | Part:Operator)`` with 3, 3 and 9
+levels becomes ``Part:Operator, Operator, Part``; otherwise in formula order. This order is the
+order of theta, of the blocks of Z and of ``varcorr``.
 """
 
 from __future__ import annotations
@@ -259,6 +262,19 @@ class Design:
                 f"groups {{{grps}}}, family={self.family.r_name}({self.family.link.name})>")
 
 
+
+def lme4_term_order(terms: Sequence[ReTerm]) -> list[ReTerm]:
+    """Random-effects terms in lme4's order (``mkReTrms``, ``reorder.terms = TRUE``).
+
+    lme4 reorders only when some term has more levels than the one before it
+    (``any(diff(nl) > 0)``), and then takes ``rev(order(nl))``: R's ``order`` is stable, so
+    the reversal puts terms with equal numbers of levels in reverse formula order.
+    """
+    nl = [t.nlevels for t in terms]
+    if not any(b > a for a, b in zip(nl, nl[1:], strict=False)):
+        return list(terms)
+    return [terms[i] for i in sorted(range(len(terms)), key=lambda i: (-nl[i], -i))]
+
 def build_design(
     spec: ModelSpec,
     data: pd.DataFrame | Mapping[str, Sequence[Any]],
@@ -323,8 +339,7 @@ def build_design(
             built.append(ReTerm(group=t.group_name, label=t.group_name, factors=t.group,
                                 codes=_frozen(codes), levels=levels, X=_frozen(Xpart),
                                 cnames=encpart.names, encoding=encpart, spec_index=idx))
-    # lme4 (mkReTrms) orders terms by decreasing number of levels; sorted() is stable.
-    ordered = sorted(built, key=lambda t: -t.nlevels)
+    ordered = lme4_term_order(built)
     labels = term_labels([t.group for t in ordered])
     reterms = tuple(replace(t, label=lab) for t, lab in zip(ordered, labels, strict=True))
     for term in reterms:

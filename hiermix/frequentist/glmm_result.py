@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..covariance import lambda_from_theta
-from ..errors import DataError
+from ..errors import DataError, ModelError
 from ..naming import RESIDUAL
 from .optimizer import OptSummary
 from .result import LmerResult, _frozen, _with_random, random_part
@@ -197,10 +197,14 @@ class GlmerResult(LmerResult):
         return np.sign(r) * np.sqrt(np.maximum(fam.dev_resids(d.y, mu, d.weights), 0.0))
 
     # -- printing --------------------------------------------------------------------------
-    def summary(self) -> str:
-        """lme4's ``summary(fit)`` of a ``glmerMod`` as text."""
+    def summary(self, ddf: str | None = None) -> str:
+        """lme4's ``summary(fit)`` of a ``glmerMod`` as text (Wald z tests; ``ddf`` applies to
+        linear mixed models only and must be None)."""
         from .glmm_summary import format_glmm_summary
 
+        if ddf is not None:
+            raise ModelError("ddf applies to linear mixed models; a GLMM's summary has Wald z "
+                             "tests")
         return format_glmm_summary(self)
 
     def __repr__(self) -> str:

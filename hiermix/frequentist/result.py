@@ -338,12 +338,31 @@ class LmerResult:
 
         return fit_datatree(self, draws=draws, seed=seed, chains=chains)
 
+    # -- tests of fixed effects (hiermix.inference; Satterthwaite, Kenward-Roger) ------------
+    def coef_table(self, ddf: str | None = "Satterthwaite") -> pd.DataFrame:
+        """Fixed effects with t tests: columns estimate, se, df, t, p (lmerTest's
+        ``summary(fit, ddf=)`` coefficients). ``ddf``: ``"Satterthwaite"``,
+        ``"Kenward-Roger"`` (REML fits; se from the adjusted covariance) or None (lme4's table:
+        no df or p for an LMM, z tests for a GLMM). See :mod:`hiermix.inference.ddf`."""
+        from ..inference.ddf import coef_table
+
+        return coef_table(self, ddf)
+
+    def anova(self, ddf: str = "Satterthwaite") -> pd.DataFrame:
+        """lmerTest's type III ANOVA table: an F test per fixed-effect term, columns sum_sq,
+        mean_sq, num_df, den_df, F, p. For likelihood-ratio tests between models use
+        :func:`hiermix.anova`."""
+        from ..inference.ddf import anova_table
+
+        return anova_table(self, ddf)
+
     # -- printing --------------------------------------------------------------------------
-    def summary(self) -> str:
-        """lme4's ``summary(fit)`` as text."""
+    def summary(self, ddf: str | None = None) -> str:
+        """lme4's ``summary(fit)`` as text; with ``ddf`` (``"Satterthwaite"`` or
+        ``"Kenward-Roger"``) lmerTest's, whose fixed-effects block adds df and p-values."""
         from .summary import format_summary
 
-        return format_summary(self)
+        return format_summary(self, ddf)
 
     def __repr__(self) -> str:
         crit = "REML" if self.REML else "deviance"

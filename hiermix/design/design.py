@@ -196,7 +196,8 @@ class Design:
         return replace(self, y=_frozen(y_new))
 
     def encode_new(self, newdata: pd.DataFrame | Mapping[str, Sequence[Any]],
-                   allow_new_levels: bool = False, with_random: bool = True) -> NewData:
+                   allow_new_levels: bool = False,
+                   with_random: bool | Sequence[bool] = True) -> NewData:
         """Encode new data with the fitted encodings (for ``predict``).
 
         Parameters
@@ -205,8 +206,10 @@ class Design:
         allow_new_levels : bool
             When False, a grouping level the fit never saw raises :class:`NewLevelError`;
             when True it gets code -1 (b = 0 in predictions, as in lme4).
-        with_random : bool
-            False skips the random-effects terms (lme4's ``re.form = NA``).
+        with_random : bool or sequence of bool
+            False skips the random-effects terms (lme4's ``re.form = NA``); one flag per term
+            encodes only the flagged terms (the others get code -1 and zero columns, so they
+            add nothing to a prediction).
 
         Raises
         ------
@@ -215,9 +218,13 @@ class Design:
         from ..errors import MissingValueError, UnknownColumnError
 
         nd = newdata if isinstance(newdata, pd.DataFrame) else pd.DataFrame(newdata)
+        if isinstance(with_random, bool):
+            use = [with_random] * len(self.reterms)
+        else:
+            use = [bool(u) for u in with_random]
         needed = formula_variables(self.fixed_encoding.formula)
-        if with_random:
-            for t in self.reterms:
+        for t, u in zip(self.reterms, use, strict=True):
+            if u:
                 needed += list(t.factors) + formula_variables(t.encoding.formula)
         for o in self.spec.offsets:
             needed += expression_names(o)[1]
@@ -236,10 +243,14 @@ class Design:
         if isinstance(self.user_offset, str):
             offset = offset + nd[self.user_offset].to_numpy(dtype=float)
         codes, Xk = [], []
-        if with_random:
-            for t in self.reterms:
-                codes.append(t.new_codes(nd, allow_new_levels))
-                Xk.append(t.encoding.transform(nd))
+        if any(use):
+            for t, u in zip(self.reterms, use, strict=True):
+                if u:
+                    codes.append(t.new_codes(nd, allow_new_levels))
+                    Xk.append(t.encoding.transform(nd))
+                else:
+                    codes.append(np.full(m, -1, dtype=np.intp))
+                    Xk.append(np.zeros((m, t.q)))
         return NewData(X=X, offset=offset, codes=tuple(codes), Xk=tuple(Xk))
 
     def summary(self) -> str:

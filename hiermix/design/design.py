@@ -20,6 +20,7 @@ order of theta, of the blocks of Z and of ``varcorr``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -282,7 +283,7 @@ def lme4_term_order(terms: Sequence[ReTerm]) -> list[ReTerm]:
     the reversal puts terms with equal numbers of levels in reverse formula order.
     """
     nl = [t.nlevels for t in terms]
-    if not any(b > a for a, b in zip(nl, nl[1:], strict=False)):
+    if not any(b > a for a, b in itertools.pairwise(nl)):
         return list(terms)
     return [terms[i] for i in sorted(range(len(terms)), key=lambda i: (-nl[i], -i))]
 

@@ -283,14 +283,15 @@ def coef_table(fit: Any, ddf: str | None = "Satterthwaite") -> pd.DataFrame:
         glmm = getattr(fit, "nAGQ", None) is not None
         t = beta / se
         df = np.full(beta.size, np.inf if glmm else np.nan)
-        pval = 2.0 * stats.norm.sf(np.abs(t)) if glmm else np.full(beta.size, np.nan)
+        pval = (np.asarray(2.0 * stats.norm.sf(np.abs(t)), dtype=float) if glmm
+                else np.full(beta.size, np.nan))
     elif method == "Satterthwaite":
         info = satterthwaite(fit)
         rows = [info.t_test(row) for row in np.eye(beta.size)]
         se = np.sqrt([r[1] for r in rows])
         df = np.array([r[2] for r in rows])
         t = beta / se
-        pval = 2.0 * stats.t.sf(np.abs(t), df)
+        pval = np.asarray(2.0 * stats.t.sf(np.abs(t), df), dtype=float)
     else:
         from .kenward_roger import kenward_roger
 
@@ -298,7 +299,7 @@ def coef_table(fit: Any, ddf: str | None = "Satterthwaite") -> pd.DataFrame:
         se = np.sqrt(np.diag(kr.vcov_adjusted))
         df = np.array([kr.ddf(row) for row in np.eye(beta.size)])
         t = beta / se
-        pval = 2.0 * stats.t.sf(np.abs(t), df)
+        pval = np.asarray(2.0 * stats.t.sf(np.abs(t), df), dtype=float)
     out = pd.DataFrame({"estimate": beta, "se": se, "df": df, "t": t, "p": pval},
                        index=pd.Index(names, name="term"))
     out.attrs["ddf"] = method

@@ -192,14 +192,14 @@ def kenward_roger(fit: Any) -> KenwardRoger:
     Phi = np.asarray(fit.vcov_unscaled, dtype=float) * float(fit.sigma) ** 2
     m = len(G)
     H = [sla.cho_solve(cho, Gr).T for Gr in G]  # G_r Sigma^{-1}, (n, n)
-    O = [Hr @ X for Hr in H]  # G_r Sigma^{-1} X, (n, p)
-    SinvO = [sla.cho_solve(cho, Or) for Or in O]  # Sigma^{-1} G_r Sigma^{-1} X
-    P = np.array([-Or.T @ SinvX for Or in O])  # (m, p, p)
+    GSX = [Hr @ X for Hr in H]  # G_r Sigma^{-1} X, (n, p)
+    SinvO = [sla.cho_solve(cho, Or) for Or in GSX]  # Sigma^{-1} G_r Sigma^{-1} X
+    P = np.array([-Or.T @ SinvX for Or in GSX])  # (m, p, p)
     Q = np.empty((m, m, X.shape[1], X.shape[1]))
     info = np.empty((m, m))
     for r in range(m):
         for s in range(r, m):
-            Q[r, s] = O[r].T @ SinvO[s]
+            Q[r, s] = GSX[r].T @ SinvO[s]
             Q[s, r] = Q[r, s].T
             val = (np.sum(H[r].T * H[s]) - 2.0 * np.sum(Phi * Q[r, s])
                    + np.sum((Phi @ P[r]) * (P[s] @ Phi)))

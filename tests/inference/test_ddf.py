@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,7 +33,7 @@ def reference(ref_id: str) -> dict:
     return json.loads((REF / f"{ref_id}.json").read_text())
 
 
-def fitted(ref_id: str):  # noqa: ANN201
+def fitted(ref_id: str) -> Any:
     if ref_id not in _FITS:
         ref = reference(ref_id)
         _FITS[ref_id] = hiermix.lmer(ref["formula"], load_data(LMM_REFS[ref_id]))

@@ -306,43 +306,43 @@ def coef_table(fit: Any, ddf: str | None = "Satterthwaite") -> pd.DataFrame:
     return out
 
 
-def term_columns(fit: Any) -> dict[str, np.ndarray]:
-    """Fixed-effect term label -> positions of its columns in beta (the intercept left out).
+def type1_contrasts(fit: Any, terms: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """lmerTest's type I hypotheses: the rows of the unit upper-triangular factor of X'X
+    (``t(doolittle(crossprod(X))$L)``) that belong to each term; ``terms`` maps labels to
+    coefficient positions."""
+    X = np.asarray(fit.design.X, dtype=float)
+    R = np.linalg.cholesky(X.T @ X).T  # X'X = R'R; doolittle's L' = R / diag(R) by rows
+    U = R / np.diag(R)[:, None]
+    U[np.abs(U) < 1e-6] = 0.0
+    return {t: U[idx] for t, idx in terms.items()}
 
-    Columns dropped for rank deficiency are skipped; a term left with none is dropped.
-    """
+
+def hypotheses(fit: Any) -> dict[str, np.ndarray]:
+    """Term label -> type III hypothesis matrix (q, p), as lmerTest's ``anova`` builds them:
+    type I contrasts when the model has at most one term (lmerTest's rule; the same hypothesis
+    there), otherwise :func:`hiermix.inference.contrasts.type3_contrasts`."""
+    from .contrasts import type3_contrasts
+
     enc = fit.design.fixed_encoding
-    keep = {int(j): pos for pos, j in enumerate(np.asarray(enc.keep))}
-    out: dict[str, np.ndarray] = {}
     if enc.model_spec is None:
-        for j, name in enumerate(enc.names):
-            if j in keep and name not in ("Intercept", "(Intercept)"):
-                out[str(name)] = np.array([keep[j]])
-        return out
-    for term, sl in enc.model_spec.term_slices.items():
-        label = str(term)
-        if label == "1":
-            continue
-        cols = [keep[j] for j in range(sl.start, sl.stop) if j in keep]
-        if cols:
-            out[label] = np.array(cols)
-    return out
-
-
-def _contained(term: str, other: str) -> bool:
-    """Whether the factors of ``term`` are a proper subset of those of ``other``."""
-    a, b = set(term.split(":")), set(other.split(":"))
-    return a < b
+        labels = [str(n) for n in enc.names if n not in ("Intercept", "(Intercept)")]
+    else:
+        labels = [str(t) for t in enc.model_spec.term_slices if str(t) != "1"]
+    if fit.design.p <= 1 or len(labels) <= 1:
+        idx = {lab: np.flatnonzero([n not in ("Intercept", "(Intercept)")
+                                    for n in fit.design.fixef_names]) for lab in labels}
+        return {k: v for k, v in type1_contrasts(fit, idx).items() if v.shape[0]}
+    return type3_contrasts(fit.design)
 
 
 def anova_table(fit: Any, ddf: str = "Satterthwaite") -> pd.DataFrame:
     """lmerTest's type III ANOVA table: one F test per fixed-effect term.
 
-    Each term is tested by the contrast that sets all its coefficients to zero; for terms that
-    no other term contains this is the type III hypothesis (lmerTest's with treatment
-    contrasts). Terms contained in an interaction have type III hypotheses that depend on the
-    other terms' coding (SAS's rule; lmerTest's ``contrast_type3SAS``), which hiermix does not
-    build: such terms raise :class:`ModelError`.
+    The hypotheses are lmerTest's (:func:`hypotheses`): for a term no other term contains, all
+    its coefficients zero; for a term contained in an interaction, SAS's type III hypothesis
+    built on the over-parameterised design (:mod:`hiermix.inference.contrasts`). lmerTest's
+    Satterthwaite F depends on the rows chosen for L, not only on the hypothesis, so the rows
+    are built as lmerTest builds them.
 
     Parameters
     ----------
@@ -361,20 +361,12 @@ def anova_table(fit: Any, ddf: str = "Satterthwaite") -> pd.DataFrame:
                          "'Kenward-Roger' (or hiermix.anova(fit0, fit1) for likelihood-ratio "
                          "tests)")
     _check_lmm(fit, method)
-    cols = term_columns(fit)
-    for term in cols:
-        inside = [o for o in cols if _contained(term, o)]
-        if inside:
-            raise ModelError(f"the type III test of {term!r} is not available: it is contained "
-                             f"in {inside[0]!r}, and its hypothesis then depends on the coding "
-                             "of the other terms; test the interaction, or refit without it")
-    p = fit.design.p
+    hyp = hypotheses(fit)
     sigma2 = float(fit.sigma) ** 2
     rows = []
     if method == "Satterthwaite":
         info = satterthwaite(fit)
-        for term, idx in cols.items():
-            L = np.eye(p)[idx]
+        for term, L in hyp.items():
             F, q, den = info.f_test(L)
             rows.append((term, F * sigma2 * q, F * sigma2, q, den, F,
                          float(stats.f.sf(F, q, den))))
@@ -382,8 +374,7 @@ def anova_table(fit: Any, ddf: str = "Satterthwaite") -> pd.DataFrame:
         from .kenward_roger import kenward_roger
 
         kr = kenward_roger(fit)
-        for term, idx in cols.items():
-            L = np.eye(p)[idx]
+        for term, L in hyp.items():
             res = kr.f_test(L)
             # lmerTest's table: sums of squares from the unscaled F, the F value scaled.
             rows.append((term, res.F_unscaled * sigma2 * res.num_df, res.F_unscaled * sigma2,

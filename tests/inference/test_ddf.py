@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from catalogue import load_data
 
@@ -118,8 +119,6 @@ def test_multi_df_f_test_balanced_split_plot() -> None:
     rng = np.random.default_rng(11)
     blocks, nw, ns = 6, 3, 4
     rows = [(b, w, s) for b in range(blocks) for w in range(nw) for s in range(ns)]
-    import pandas as pd
-
     df = pd.DataFrame(rows, columns=["block", "w", "s"]).astype(str)
     plot_effect = rng.normal(0, 2.0, size=(blocks, nw))
     block_effect = rng.normal(0, 3.0, size=blocks)
@@ -146,12 +145,63 @@ def test_fstat_ddf_rules() -> None:
     assert fstat_ddf(np.array([4.0, 8.0])) == pytest.approx(2 * E / (E - 2))
 
 
-def test_type3_refuses_terms_inside_interactions() -> None:
-    df = load_data("sleepstudy")
-    df["g"] = (df["Days"] > 4).astype(str)
-    fit = hiermix.lmer("Reaction ~ Days * g + (1 | Subject)", df)
-    with pytest.raises(ModelError, match="contained"):
-        fit.anova()
+def _two_way(drop: list[int] | None = None) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    nb, na, nc = 5, 3, 2
+    rows = [(b, a, c) for b in range(nb) for a in range(na) for c in range(nc)]
+    df = pd.DataFrame(rows, columns=["block", "A", "B"]).astype(str)
+    block = rng.normal(0, 3, nb)
+    df["y"] = (rng.normal(0, 1, len(df)) + block[df["block"].astype(int)]
+               + 0.4 * df["A"].astype(int) + 0.3 * df["B"].astype(int) * df["A"].astype(int))
+    return df.drop(index=drop or []).reset_index(drop=True)
+
+
+def test_type3_balanced_two_way_is_the_classical_anova() -> None:
+    """Randomised complete blocks (5 random blocks, factors A with 3 and B with 2 levels and
+    their interaction), balanced: REML's F tests are exact, so every type III F and its df
+    equal the classical ANOVA's, computed here from sums of squares (error df 20). F within
+    1e-5: lmerTest rounds its contrast matrices to 7 significant digits (``zapsmall``), and
+    hiermix does the same, so entries such as 1/3 move the hypothesis by about 1e-7."""
+    df = _two_way()
+    nb, na, nc = 5, 3, 2
+    y, gm = df["y"].to_numpy(), df["y"].mean()
+    mA, mB = df.groupby("A")["y"].mean(), df.groupby("B")["y"].mean()
+    mAB, mBl = df.groupby(["A", "B"])["y"].mean(), df.groupby("block")["y"].mean()
+    ssa = nb * nc * np.sum((mA - gm) ** 2)
+    ssb = nb * na * np.sum((mB - gm) ** 2)
+    ssab = nb * sum((mAB[(a, c)] - mA[a] - mB[c] + gm) ** 2 for a in mA.index for c in mB.index)
+    sse = np.sum((y - gm) ** 2) - ssa - ssb - ssab - na * nc * np.sum((mBl - gm) ** 2)
+    mse = sse / 20
+    expected = [ssa / 2 / mse, ssb / mse, ssab / 2 / mse]
+    fit = hiermix.lmer("y ~ A * B + (1 | block)", df)
+    for method in ("Satterthwaite", "Kenward-Roger"):
+        aov = fit.anova(method)
+        assert list(aov.index) == ["A", "B", "A:B"]
+        np.testing.assert_allclose(aov["F"], expected, rtol=1e-5)
+        np.testing.assert_allclose(aov["den_df"], 20, rtol=1e-4)
+        assert list(aov["num_df"]) == [2, 1, 2]
+
+
+def test_type3_unbalanced_tests_the_equally_weighted_marginal_means() -> None:
+    """Unbalanced data: the type III hypothesis of A is 'A's marginal means, averaged over B's
+    levels with equal weights, are equal'; of A:B, 'all interaction contrasts of the cell means
+    are zero'. Written independently on the cell means, the Wald F (which does not depend on
+    the rows chosen for L) matches the table's Satterthwaite F."""
+    df = _two_way(drop=[0, 7, 8, 19])
+    fit = hiermix.lmer("y ~ A * B + (1 | block)", df)
+    cells = pd.DataFrame([(a, c) for a in "012" for c in "01"], columns=["A", "B"])
+    C = fit.design.fixed_encoding.transform(cells)  # (6, p): cell means = C beta
+    mu = C.reshape(3, 2, -1)
+    marg = mu.mean(axis=1)  # (3, p)
+    L_A = marg[1:] - marg[0]
+    L_AB = np.array([mu[a, 1] - mu[a, 0] - mu[0, 1] + mu[0, 0] for a in (1, 2)])
+    V = fit.vcov.to_numpy()
+    beta = fit.beta
+    aov = fit.anova()
+    for term, L in (("A", L_A), ("A:B", L_AB)):
+        Lb = L @ beta
+        F = Lb @ np.linalg.solve(L @ V @ L.T, Lb) / L.shape[0]
+        np.testing.assert_allclose(aov.loc[term, "F"], F, rtol=1e-5)  # zapsmall, as above
 
 
 def test_ddf_errors_and_lme4_table() -> None:
@@ -195,3 +245,36 @@ def test_results_pickle() -> None:
     assert isinstance(again, Satterthwaite)
     kr = pickle.loads(pickle.dumps(kenward_roger(fitted("dyestuff"))))
     np.testing.assert_allclose(kr.vcov_adjusted, kenward_roger(fitted("dyestuff")).vcov_adjusted)
+
+
+def test_hypothesis_rows_follow_lmertest() -> None:
+    """lmerTest's rows: with one term, type I rows (unit upper triangular over the term's
+    columns, from the Doolittle factor of X'X); with several, the identity rows of a term no
+    other term contains; a contained term's rows change with the coding of the others."""
+    from hiermix.inference.ddf import hypotheses
+
+    df = _two_way(drop=[0, 7])
+    one = hypotheses(hiermix.lmer("y ~ A + (1 | block)", df))
+    L = one["A"]
+    assert L.shape == (2, 3) and np.all(L[:, 0] == 0)
+    np.testing.assert_allclose(np.diag(L[:, 1:]), 1.0)
+    assert L[1, 1] == 0.0
+    two = hypotheses(hiermix.lmer("y ~ A * B + (1 | block)", df))
+    np.testing.assert_array_equal(two["A:B"], np.eye(6)[[4, 5]])
+    assert not np.allclose(two["A"], np.eye(6)[[1, 2]])
+
+
+@pytest.mark.parametrize(("formula", "expected"), [
+    ("y ~ A * B", {"A": ["A:B"], "B": ["A:B"], "A:B": []}),
+    ("y ~ A * x", {"A": [], "x": ["A:x"], "A:x": []}),
+    ("y ~ A + B:x", {"A": [], "B:x": []}),
+])
+def test_containment(formula: str, expected: dict[str, list[str]]) -> None:
+    """SAS's containment (lmerTest's ``term_contain``): same continuous variables, a proper
+    subset of the variables."""
+    from formulaic import Formula
+
+    from hiermix.inference.contrasts import containment
+
+    terms = [t for t in Formula(formula.split("~")[1]) if str(t) != "1"]
+    assert containment(terms, {"A", "B"}) == expected

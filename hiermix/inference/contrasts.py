@@ -32,7 +32,7 @@ from ..errors import ModelError
 
 #: Largest synthetic frame built to find M (rows).
 MAX_GRID_ROWS = 200_000
-#: Relative size below which entries count as zero (rows below it are dropped, as lmerTest drops rows below 1e-8).
+#: Rows of a hypothesis matrix with absolute sum below this are dropped (as lmerTest does).
 ZERO_TOL = 1e-8
 
 

@@ -37,7 +37,7 @@ from ..errors import ModelError
 from .ddf import _check_lmm
 
 #: Largest number of observations for which the dense n x n computation is attempted.
-MAX_NOBS = 5000
+MAX_NOBS = 3000
 #: Below this smallest |eigenvalue| the information is inverted by the pseudo-inverse
 #: (pbkrtest's ``condi``).
 CONDITION_TOL = 1e-10

@@ -106,7 +106,8 @@ def type3_contrasts(design: Any) -> dict[str, np.ndarray]:
     frame = _grid(enc, p, tuple(getattr(design, "transforms", None) or ()))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        X = enc.transform(frame, getattr(design, "transforms", None))  # (m, p) with the dropped columns already removed
+        # (m, p) with the dropped columns already removed
+        X = enc.transform(frame, getattr(design, "transforms", None))
         blocks = [np.ones((len(frame), 1))] if has_intercept else []
         for t in terms:
             mm = model_matrix(f"0 + {t}", frame,

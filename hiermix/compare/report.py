@@ -115,10 +115,30 @@ code{background:#f2f2f2;padding:0 .2em}
 """
 
 
-def write_report(cmp: Any, out: str | Path, data_path: str | None = None) -> Path:
-    """Write the report directory (see the module docstring) and return its path."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+def write_report(cmp: Any, out: str | Path, data_path: str | None = None,
+                 overwrite: bool = False) -> Path:
+    """Write the report directory (see the module docstring) and return its path.
+
+    ``out`` must not exist or be empty; with ``overwrite=True`` it may also hold a previous
+    hiermix report, which is replaced whole. The folder is filled beside ``out`` and renamed
+    into place (:class:`~hiermix.compare.destination.ReportDestination`).
+
+    Raises
+    ------
+    OutputError
+        ``out`` cannot be written safely (it holds other files, would hold ``data_path`` or
+        its types file, is a link, ...); nothing is written.
+    """
+    from ..datasets import types_path
+    from .destination import ReportDestination
+
+    protect: list[str | Path | None] = [data_path, types_path(data_path)] if data_path else []
+    dest = ReportDestination.check(out, overwrite=overwrite, protect=protect)
+    return Path(dest.write(lambda folder: fill_report(cmp, folder, data_path)))
+
+
+def fill_report(cmp: Any, out: Path, data_path: str | None = None) -> None:
+    """Write the report's files into the existing, empty folder ``out``."""
     cmp.fixef.to_csv(out / "fixef.csv")
     cmp.varcorr.to_csv(out / "varcorr.csv", index=False)
     cmp.ranef.to_csv(out / "ranef.csv", index=False)
@@ -171,4 +191,3 @@ parameter space (a singular fit), where no Wald interval is meaningful.</p>
 </body></html>
 """
     (out / "report.html").write_text(body, encoding="utf-8")
-    return out

@@ -53,9 +53,24 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Model, "sample", boom)
 
 
+def _fake_report(cmp: Any, folder: Path, data_path: str | None = None) -> None:
+    """A report of the real layout (files and a nested folder) whose content follows ci."""
+    (folder / "report.html").write_text(f"<p>ci {cmp.ci}</p>")
+    cmp.fixef.to_csv(folder / "fixef.csv")
+    beta = folder / "posterior.zarr" / "posterior" / "beta"
+    beta.mkdir(parents=True)
+    (folder / "posterior.zarr" / "zarr.json").write_text("{}")
+    (beta / "c0").write_bytes(b"\x00\x01")
+
+
 @pytest.fixture
 def quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sample nothing and write a small report of the real layout, so that only the file
+    handling is under test (the report itself is tested in tests/compare)."""
     monkeypatch.setattr(Model, "sample", _fake_sample)
+    report = importlib.import_module("hiermix.compare.report")
+    monkeypatch.setattr(report, "fill_report", _fake_report)
+    monkeypatch.setattr(report, "print_tables", lambda cmp, file=None: None)
 
 
 def _snapshot(folder: Path) -> dict[str, bytes | str]:
@@ -256,7 +271,8 @@ def test_report_written_with_manifest_then_replaced(tmp_path: Path, quick: None,
     manifest = json.loads((out / MANIFEST).read_text())
     listed = set(manifest["files"]) | set(manifest["dirs"]) | {MANIFEST}
     assert set(_snapshot(out)) == listed
-    assert {"report.html", "fixef.csv", "varcorr.csv", "ranef.csv", "forest.png"} <= listed
+    assert {"report.html", "fixef.csv", "posterior.zarr/zarr.json",
+            "posterior.zarr/posterior/beta/c0", "posterior.zarr/posterior"} <= listed
     capsys.readouterr()
     _refused(["--out", str(out)], capsys, "not empty")
     first = (out / "fixef.csv").read_bytes()
@@ -294,10 +310,9 @@ def test_interrupted_run_leaves_the_old_report(tmp_path: Path, quick: None,
     before = _snapshot(out)
 
     report = importlib.import_module("hiermix.compare.report")
-    real = report.fill_report
 
     def interrupted(cmp: Any, folder: Path, data_path: str | None = None) -> None:
-        real(cmp, folder, data_path)
+        _fake_report(cmp, folder, data_path)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(report, "fill_report", interrupted)
@@ -306,6 +321,19 @@ def test_interrupted_run_leaves_the_old_report(tmp_path: Path, quick: None,
     assert [p.name for p in tmp_path.iterdir()] == ["rep"]
 
 
+@pytest.mark.slow
+def test_full_report_into_an_empty_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                          ) -> None:
+    monkeypatch.setattr(Model, "sample", _fake_sample)
+    assert _run(tmp_path) == 0
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert {"report.html", "fixef.csv", "varcorr.csv", "ranef.csv", "forest.png", "ranef.png",
+            "varcorr.png"} <= set(manifest["files"])
+    assert set(_snapshot(tmp_path)) == set(manifest["files"]) | set(manifest["dirs"]) | {
+        MANIFEST}
+
+
 def test_empty_folder_is_used(tmp_path: Path, quick: None) -> None:
     assert _run(tmp_path) == 0
-    assert (tmp_path / "report.html").exists() and (tmp_path / MANIFEST).exists()
+    assert (tmp_path / "report.html").read_text() == "<p>ci 0.95</p>"
+    assert (tmp_path / MANIFEST).exists()

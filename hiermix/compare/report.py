@@ -247,10 +247,10 @@ def data_rows(design: Any, data_path: str | None) -> list[tuple[str, str]]:
     return rows
 
 
-def _verdict_html(cmp: Any) -> str:
+def _verdict_html(cmp: Any, checks: Sequence[Any]) -> str:
     from .verdict import verdict
 
-    v = verdict(cmp)
+    v = verdict(cmp, checks=checks)
     parts = [f'<p class="headline">{html.escape(v.headline)}</p>']
     if v.largest:
         parts.append(f"<p>{html.escape(v.largest)}</p>")
@@ -273,11 +273,10 @@ def _verdict_html(cmp: Any) -> str:
     return "\n".join(parts)
 
 
-def _checks_html(cmp: Any) -> str:
-    from .checks import optimiser_rows, sampler_checks
+def _checks_html(cmp: Any, checks: Sequence[Any]) -> str:
+    from .checks import optimiser_rows
 
     marks = {True: "passed", False: "FAILED", None: "\u2013"}
-    checks = sampler_checks(cmp.post)
     df = pd.DataFrame({"check": [c.name for c in checks], "result": [c.result for c in checks],
                        "rule": [c.rule for c in checks], "status": [marks[c.ok] for c in checks]})
     problems = [str(getattr(d, "message", d)) for d in getattr(cmp.post, "diagnostics", ())]
@@ -358,8 +357,11 @@ def fill_report(cmp: Any, out: Path, data_path: str | None = None) -> None:
 def report_html(cmp: Any, figures: Path, data_path: str | None = None,
                 stored: str = "posterior.zarr") -> str:
     """The report page; ``figures`` is the folder holding forest.png, varcorr.png, ranef.png."""
+    from .checks import sampler_checks
+
     fit, post, design = cmp.fit, cmp.post, cmp.fit.design
     ci = f"{cmp.ci:.0%}"
+    checks = sampler_checks(post)
     priors = getattr(post, "priors", None)
     priors_text = str(priors.report()) if priors is not None and hasattr(priors, "report") \
         else "The posterior carries no prior record."
@@ -379,7 +381,7 @@ def report_html(cmp: Any, figures: Path, data_path: str | None = None,
 <p><code>{html.escape(formula)}</code> &middot; {html.escape(design.family.name)} &middot;
 {design.nobs} observations &middot; intervals at {ci}</p>
 <nav>{nav}</nav>
-<section id="verdict"><h2>Verdict</h2>{_verdict_html(cmp)}</section>
+<section id="verdict"><h2>Verdict</h2>{_verdict_html(cmp, checks)}</section>
 <h2 id="data">Data</h2>{_pairs_html(data_rows(design, data_path))}
 <h2 id="fixef">Fixed effects</h2>
 {_table_html(fe)}
@@ -411,7 +413,7 @@ bars the {ci} posterior interval). Points on the dashed line agree.</figcaption>
 variance left after seeing the level's data (1: nothing learned; 0: no pooling).</p>
 {_table_html(ranef_frame(cmp), text_columns=2)}
 <h2 id="diagnostics">Diagnostics</h2>
-{_checks_html(cmp)}
+{_checks_html(cmp, checks)}
 <h2 id="mlfit">Maximum-likelihood fit</h2>{_pre(fit.summary() if hasattr(fit, "summary")
                                                else str(fit))}
 <h2 id="priors">Priors and sampler settings</h2>{_pre(priors_text)}

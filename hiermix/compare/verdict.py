@@ -20,16 +20,19 @@ expected; each gap gets the reason that fits its kind of parameter:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .checks import sampler_checks
+from .checks import Check, sampler_checks
 from .tables import varcorr_label
 
 #: Largest |std_diff| (in posterior SDs) at which ML and the posterior are said to agree.
 THRESHOLD = 0.5
+#: Posterior SD / posterior mean above which the data are said to pin an SD down loosely.
+LOOSE = 0.2
 
 
 @dataclass(frozen=True)
@@ -165,13 +168,15 @@ def _reason(kind: str, key: str, row: Any, cmp: Any) -> str:
             skew = (f"Its posterior is skewed to the right (bounded by 0): the mean lies above "
                     f"the median, and measured from the median the gap is {med:+.2f} "
                     "posterior SDs. ")
-        spread = (f"The data pin it down loosely (posterior SD {row['post_sd']:.3g}, "
-                  f"{100 * row['post_sd'] / row['post_mean']:.0f}% of its mean)")
+        cv = row["post_sd"] / row["post_mean"] if row["post_mean"] > 0 else np.inf
+        spread = f"posterior SD {row['post_sd']:.3g}, {100 * cv:.0f}% of its mean"
+        if cv <= LOOSE:
+            return skew + f"The data pin it down well ({spread}), so the prior matters little."
+        few = ""
         if kind == "sd":
             n = _nlevels(design, str(row["grp"]))
             few = f": it rests on the {n} effects of {row['grp']}" if n is not None else ""
-            return skew + spread + few + f", so {prior} has a say."
-        return skew + spread + f", so {prior} has a say."
+        return skew + f"The data pin it down loosely ({spread}){few}, so {prior} has a say."
     if kind == "corr":
         n = _nlevels(design, str(row["grp"]))
         return (f"A correlation of random effects rests on {n} pairs of effects; "
@@ -180,7 +185,8 @@ def _reason(kind: str, key: str, row: Any, cmp: Any) -> str:
             f"ML holds at their estimates; {prior} pulls it when the data are weak.")
 
 
-def verdict(cmp: Any, threshold: float = THRESHOLD) -> Verdict:
+def verdict(cmp: Any, threshold: float = THRESHOLD,
+            checks: Sequence[Check] | None = None) -> Verdict:
     """Read a comparison: which parameters agree, which differ and why (module docstring).
 
     Parameters
@@ -188,6 +194,8 @@ def verdict(cmp: Any, threshold: float = THRESHOLD) -> Verdict:
     cmp : Comparison
     threshold : float
         Largest |std_diff| called agreement, in posterior SDs.
+    checks : sequence of Check, optional
+        :func:`~hiermix.compare.checks.sampler_checks` of ``cmp.post``, if already computed.
 
     Returns
     -------
@@ -223,7 +231,9 @@ def verdict(cmp: Any, threshold: float = THRESHOLD) -> Verdict:
                    f"{float(r['std_diff']):+.2f} posterior SDs."
                    + ("" if gaps else " " + _reason(kind, key, r, cmp)))
     notes: list[str] = []
-    failed = [c.name for c in sampler_checks(cmp.post) if c.ok is False]
+    if checks is None:
+        checks = sampler_checks(cmp.post)
+    failed = [c.name for c in checks if c.ok is False]
     if failed:
         notes.append(f"The draws failed {len(failed)} check(s) ({', '.join(failed)}; see "
                      "Diagnostics): the posterior side is only as good as its draws.")

@@ -23,6 +23,32 @@ from .errors import HiermixError
 EXIT_INPUT = 2
 
 
+def _count(minimum: int) -> Any:
+    """An argparse type: an integer of at least ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+
+    return parse
+
+
+def _level(text: str) -> float:
+    """An argparse type: an interval level strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1 (0.95 for 95%), "
+                                         f"not {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hiermix",
@@ -41,13 +67,16 @@ def _parser() -> argparse.ArgumentParser:
     crit.add_argument("--reml", dest="reml", action="store_true", default=True,
                       help="REML for linear mixed models (default)")
     crit.add_argument("--ml", dest="reml", action="store_false", help="maximum likelihood")
-    c.add_argument("--nagq", type=int, default=1, help="quadrature points for GLMMs "
+    c.add_argument("--nagq", type=_count(0), default=1, help="quadrature points for GLMMs "
                    "(1 = Laplace)")
-    c.add_argument("--draws", type=int, default=1000)
-    c.add_argument("--tune", type=int, default=1000)
-    c.add_argument("--chains", type=int, default=4)
-    c.add_argument("--seed", type=int, default=20261121)
-    c.add_argument("--ci", type=float, default=0.95, help="interval level (default 0.95)")
+    c.add_argument("--draws", type=_count(1), default=1000,
+                   help="posterior draws per chain after tuning (default 1000)")
+    c.add_argument("--tune", type=_count(0), default=1000,
+                   help="tuning steps per chain (default 1000)")
+    c.add_argument("--chains", type=_count(1), default=4, help="chains (default 4)")
+    c.add_argument("--seed", type=_count(0), default=20261121,
+                   help="random seed of the sampler (default 20261121)")
+    c.add_argument("--ci", type=_level, default=0.95, help="interval level (default 0.95)")
     c.add_argument("--out", default="hiermix-report",
                    help="report folder (default hiermix-report); must not exist yet or be "
                         "empty, unless --overwrite")

@@ -337,3 +337,19 @@ def test_empty_folder_is_used(tmp_path: Path, quick: None) -> None:
     assert _run(tmp_path) == 0
     assert (tmp_path / "report.html").read_text() == "<p>ci 0.95</p>"
     assert (tmp_path / MANIFEST).exists()
+
+
+@pytest.mark.parametrize(("args", "text"), [
+    (["--draws", "0"], "argument --draws: must be at least 1, not 0"),
+    (["--chains", "two"], "argument --chains: must be a whole number, not 'two'"),
+    (["--ci", "95"], "argument --ci: must lie strictly between 0 and 1"),
+    (["--tune", "-5"], "argument --tune: must be at least 0, not -5"),
+])
+def test_bad_numbers_refused_before_work(args: list[str], text: str, no_work: None,
+                                         tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["compare", FORMULA, "--data", str(SLEEP), "--out", str(tmp_path / "o"), *args])
+    assert exit_.value.code == 2
+    assert text in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -123,11 +123,12 @@ def sampler_checks(post: Any) -> list[Check]:
         chains = int(params.sizes["chain"])
         if chains > 1:
             r, where = _extreme(az.rhat(params), np.max)
-            out.append(Check("R-hat (rank-normalised, split)", f"max {r:.3f} ({where})",
-                             f"at most {RHAT_MAX}", bool(r <= RHAT_MAX)))
+            out.append(Check("R-hat", f"max {r:.3f} ({where})",
+                             f"at most {RHAT_MAX} (rank-normalised split R-hat)",
+                             bool(r <= RHAT_MAX)))
         else:
-            out.append(Check("R-hat (rank-normalised, split)", "needs two or more chains",
-                             f"at most {RHAT_MAX}", None))
+            out.append(Check("R-hat", "needs two or more chains",
+                             f"at most {RHAT_MAX} (rank-normalised split R-hat)", None))
         need = ESS_PER_CHAIN_MIN * chains
         for method in ("bulk", "tail"):
             e, where = _extreme(az.ess(params, method=method), np.min)

@@ -234,6 +234,7 @@ def plot_varcorr(cmp: Any, path: Any = None) -> Any:
             ax.axvspan(row["ml_lower"], row["ml_upper"], color=ML_COLOUR, alpha=0.10,
                        label=f"ML {cmp.ci:.0%} Wald interval")
         ax.set_title(varcorr_label(row), fontsize=9)
+        ax.set_ylim(bottom=0.0)
         ax.set_yticks([])
         ax.tick_params(axis="x", labelsize=8)
     for ax in axes.ravel()[n:]:

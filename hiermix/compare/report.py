@@ -284,7 +284,9 @@ def _checks_html(cmp: Any, checks: Sequence[Any]) -> str:
             + "</ul>") if problems else "<p>The sampler raised no warning.</p>"
     opt = optimiser_rows(cmp.fit)
     opt_html = _pairs_html(opt) if opt else "<p>The fit carries no optimiser record.</p>"
-    return (f"<h3>Sampler (NUTS)</h3>{_table_html(df, text_columns=4, wrap=True)}{warn}"
+    table = _table_html(df, text_columns=4, wrap=True).replace(
+        '<td class="t">FAILED</td>', '<td class="t warn"><b>FAILED</b></td>')
+    return (f"<h3>Sampler (NUTS)</h3>{table}{warn}"
             f"<h3>Optimiser (maximum likelihood)</h3>{opt_html}")
 
 
@@ -366,7 +368,8 @@ def report_html(cmp: Any, figures: Path, data_path: str | None = None,
     priors_text = str(priors.report()) if priors is not None and hasattr(priors, "report") \
         else "The posterior carries no prior record."
     record = getattr(post, "record", None)
-    sampler = [(k, str(v)) for k, v in vars(record).items()] if record is not None else []
+    sampler = [(k, f"{v:.4g}" if isinstance(v, float) else str(v))
+               for k, v in vars(record).items()] if record is not None else []
     fe, fe_mc = fixef_frames(cmp)
     vc, vc_mc = varcorr_frames(cmp)
     shown = min(len(cmp.ranef), RANEF_SHOWN)

@@ -353,3 +353,37 @@ def test_bad_numbers_refused_before_work(args: list[str], text: str, no_work: No
     assert exit_.value.code == 2
     assert text in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_replacement_without_an_atomic_swap(tmp_path: Path, quick: None,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where renameat2 is missing, two renames in a row replace the report all the same."""
+    dest = importlib.import_module("hiermix.compare.destination")
+    monkeypatch.setattr(dest, "_exchange", lambda a, b: False)
+    out = tmp_path / "rep"
+    assert _run(out) == 0
+    assert _run(out, "--overwrite", "--ci", "0.5") == 0
+    assert (out / "report.html").read_text() == "<p>ci 0.5</p>"
+    assert [p.name for p in tmp_path.iterdir()] == ["rep"]
+
+
+def test_a_file_added_during_the_run_is_kept(tmp_path: Path, quick: None,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "rep"
+    assert _run(out) == 0
+    report = importlib.import_module("hiermix.compare.report")
+
+    def meanwhile(cmp: Any, folder: Path, data_path: str | None = None) -> None:
+        _fake_report(cmp, folder, data_path)
+        (out / "notes.txt").write_text("written while hiermix ran")
+
+    monkeypatch.setattr(report, "fill_report", meanwhile)
+    capsys.readouterr()
+    assert _run(out, "--overwrite", "--ci", "0.5") == 2
+    err = capsys.readouterr().err
+    assert "changed while hiermix ran" in err and "the new report is in" in err
+    assert (out / "notes.txt").read_text() == "written while hiermix ran"
+    assert (out / "report.html").read_text() == "<p>ci 0.95</p>"
+    staged = [p for p in tmp_path.iterdir() if p.name != "rep"]
+    assert len(staged) == 1 and (staged[0] / "report.html").read_text() == "<p>ci 0.5</p>"

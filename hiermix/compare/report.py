@@ -112,8 +112,8 @@ def ranef_frame(cmp: Any, rows: int | None = RANEF_SHOWN) -> pd.DataFrame:
         "ML mode": _col(t["ml_mode"], d), "ML cond. SD": _col(t["ml_condsd"], d),
         "post. mean": _col(t["post_mean"], d), "post. SD": _col(t["post_sd"], d),
         f"post. {cmp.ci:.0%} interval": _interval(t["post_lower"], t["post_upper"], d),
-        "shrinkage ML": _col(t["ml_shrinkage"], 2),
-        "shrinkage post.": _col(t["post_shrinkage"], 2)})
+        "shrinkage ML": _col(t["ml_shrinkage"], 3),
+        "shrinkage post.": _col(t["post_shrinkage"], 3)})
 
 
 def _ranef_title(cmp: Any, shown: int) -> str:
@@ -256,8 +256,7 @@ def _verdict_html(cmp: Any, checks: Sequence[Any]) -> str:
         parts.append(f"<p>{html.escape(v.largest)}</p>")
     if v.gaps:
         items = "".join(
-            f"<li><b>{html.escape(g.label)}</b>: ML {g.ml:.4g}, posterior mean "
-            f"{g.post_mean:.4g} (median {g.post_median:.4g}), {g.std_diff:+.2f} posterior SDs. "
+            f"<li><b>{html.escape(g.label)}</b>: {html.escape(g.summary())}. "
             f"{html.escape(g.reason)}</li>" for g in v.gaps)
         parts.append(f"<p>Where they differ by more than {v.threshold:g} posterior SDs, and "
                      f"why:</p><ul>{items}</ul>")

@@ -58,6 +58,13 @@ class Gap:
     std_diff: float
     reason: str
 
+    def summary(self) -> str:
+        """ML, posterior mean and median, and the gap in posterior SDs, in one phrase."""
+        gap = (f"{self.std_diff:+.2f} posterior SDs" if np.isfinite(self.std_diff)
+               else "a gap that cannot be measured in posterior SDs (their SD is 0)")
+        return (f"ML {self.ml:.4g}, posterior mean {self.post_mean:.4g} (median "
+                f"{self.post_median:.4g}), {gap}")
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -101,9 +108,7 @@ class Verdict:
         """The verdict as plain text (headline, gaps with reasons, notes)."""
         lines = [self.headline, self.largest]
         for g in self.gaps:
-            lines.append(f"- {g.label}: ML {g.ml:.4g}, posterior mean {g.post_mean:.4g} "
-                         f"(median {g.post_median:.4g}), {g.std_diff:+.2f} posterior SDs. "
-                         f"{g.reason}")
+            lines.append(f"- {g.label}: {g.summary()}. {g.reason}")
         lines += list(self.notes)
         return "\n".join(lines)
 

@@ -30,11 +30,13 @@ import scipy.sparse as sp
 from ..errors import PACKAGE_DIR, DataError
 from ..family import Family
 from ..naming import lme4_name, term_labels
+from ..pickling import ReadOnlyArrays
 from ..spec import ModelSpec
 from .frame import (
     FORMULA_CONTEXT,
     ModelFrame,
     build_frame,
+    check_columns,
     evaluate,
     expression_names,
     formula_variables,
@@ -55,7 +57,7 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class NewData:
+class NewData(ReadOnlyArrays):
     """New data encoded with a design's encodings (see :meth:`Design.encode_new`).
 
     Attributes
@@ -74,7 +76,7 @@ class NewData:
 
 
 @dataclass(frozen=True, eq=False)
-class Design:
+class Design(ReadOnlyArrays):
     """A :class:`ModelSpec` bound to data: y, X, random-effects blocks, weights, offset.
 
     Build it through :class:`hiermix.Model` (or :func:`build_design`). Arrays are read-only.
@@ -207,17 +209,24 @@ class Design:
 
         Raises
         ------
-        NewLevelError, UnknownColumnError, MissingValueError
+        NewLevelError, UnknownColumnError, MissingValueError, DuplicateColumnError,
+        ColumnTypeError
         """
         from ..errors import MissingValueError, UnknownColumnError
 
         nd = newdata if isinstance(newdata, pd.DataFrame) else pd.DataFrame(newdata)
-        needed = formula_variables(self.fixed_encoding.formula)
+        numeric = formula_variables(self.fixed_encoding.formula)
+        factors: list[str] = []
         if with_random:
             for t in self.reterms:
-                needed += list(t.factors) + formula_variables(t.encoding.formula)
+                factors += list(t.factors)
+                numeric += formula_variables(t.encoding.formula)
         for o in self.spec.offsets:
-            needed += expression_names(o)[1]
+            numeric += expression_names(o)[1]
+        if isinstance(self.user_offset, str):
+            numeric.append(self.user_offset)
+        needed = numeric + factors
+        check_columns(nd, [n for n in needed if n in nd.columns], numeric, where="newdata")
         for name in dict.fromkeys(needed):
             if name in FORMULA_CONTEXT and name not in nd.columns:
                 continue
@@ -259,6 +268,31 @@ class Design:
                 f"groups {{{grps}}}, family={self.family.r_name}({self.family.link.name})>")
 
 
+def check_zero_weights(w: np.ndarray, rows: np.ndarray, family: Family) -> None:
+    """Refuse zero prior weights for families with a dispersion parameter.
+
+    For binomial and poisson a row of weight 0 adds exactly 0 to the log-likelihood in both
+    engines (:meth:`Family.loglik` and the Bayesian likelihood agree), so the fit equals the
+    fit without that row. For gaussian, Gamma and inverse gaussian responses a zero weight
+    gives the observation an infinite variance: its log-density is undefined, and lme4's lmer,
+    which keeps such rows in n, maximises a criterion that is not the likelihood of the other
+    rows. Rather than fit two different models in the two engines, both refuse it.
+
+    Raises
+    ------
+    DataError
+        Naming how many rows and the first of them (its position in the user's data).
+    """
+    zero = w == 0
+    if family.has_dispersion and np.any(zero):
+        first = int(rows[np.flatnonzero(zero)[0]])
+        raise DataError(
+            f"weights must be > 0 for the {family.r_name} family: {int(zero.sum())} row(s) "
+            f"have weight 0 (the first at position {first} of the data). A zero weight would "
+            "give an observation infinite variance, which neither engine can fit as the same "
+            "model; drop those rows instead, e.g. data[weights > 0]")
+
+
 def build_design(
     spec: ModelSpec,
     data: pd.DataFrame | Mapping[str, Sequence[Any]],
@@ -285,6 +319,7 @@ def build_design(
     w = np.ones(n) if frame.weights is None else frame.weights.copy()
     if np.any(w < 0):
         raise DataError(f"weights must be >= 0; found {w[w < 0][0]!r}")
+    check_zero_weights(w, frame.rows, family)
     if response.trials is not None:
         w = w * response.trials
     family.validate(response.y, w, response.name)

@@ -21,6 +21,7 @@ from ..covariance import cov_from_theta
 from ..design import Design
 from ..errors import DataError
 from ..naming import RESIDUAL, corr_pairs
+from ..pickling import ReadOnlyArrays
 from .blocked import Factor, profiled_deviance
 from .optimizer import OptSummary
 
@@ -49,7 +50,7 @@ def random_part(design: Design, b: tuple[np.ndarray, ...], codes: tuple[np.ndarr
 
 
 @dataclass(frozen=True, eq=False)
-class LmerResult:
+class LmerResult(ReadOnlyArrays):
     """A fitted linear mixed model (lme4's ``lmerMod``). Immutable; arrays are read-only.
 
     Attributes

@@ -167,6 +167,14 @@ class GlmerResult(LmerResult):
         return fit_datatree(self, draws=draws, seed=seed, chains=chains,
                             psi=estimate_psi(self, criterion, scale))
 
+    def _build_objective(self) -> Any:
+        from .laplace import GlmmObjective
+
+        obj = GlmmObjective(self.design, nAGQ=max(self.nAGQ, 1), lme4_compat=self.lme4_compat)
+        # PIRLS's fallback start (the GLM's beta while fitting): the estimates serve as well.
+        obj.beta0 = np.array(self.beta)
+        return obj
+
     def _chol_and_factor(self) -> tuple[Any, Any]:
         """PIRLS's blocked Cholesky and factor at the conditional modes."""
         return self._factor.chol, self._factor.factor

@@ -64,8 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--family", default="gaussian")
     c.add_argument("--link", default=None)
     crit = c.add_mutually_exclusive_group()
-    crit.add_argument("--reml", dest="reml", action="store_true", default=True,
-                      help="REML for linear mixed models (default)")
+    crit.add_argument("--reml", dest="reml", action="store_true", default=None,
+                      help="REML for linear mixed models (their default; GLMMs refuse it)")
     crit.add_argument("--ml", dest="reml", action="store_false", help="maximum likelihood")
     c.add_argument("--nagq", type=_count(0), default=1, help="quadrature points for GLMMs "
                    "(1 = Laplace)")

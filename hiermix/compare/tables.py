@@ -69,10 +69,45 @@ def _post_stats(x: np.ndarray, ci: float) -> dict[str, float]:
     return out
 
 
+def _kind(result: Any) -> str | None:
+    """``"fit"`` for a frequentist result, ``"posterior"`` for a Bayesian one, else None.
+
+    By their attributes, so that comparing does not import either engine."""
+    if hasattr(result, "optsummary") and hasattr(result, "design"):
+        return "fit"
+    if hasattr(result, "datatree") and hasattr(result, "design"):
+        return "posterior"
+    return None
+
+
+def _check_arguments(fit: Any, post: Any) -> None:
+    """Refuse anything but (frequentist fit, posterior), naming what was given instead."""
+    kf, kp = _kind(fit), _kind(post)
+    if kf == "fit" and kp == "posterior":
+        return
+    given = f"got a {type(fit).__name__} and a {type(post).__name__}"
+    if kf == "posterior" and kp == "fit":
+        raise CompareError(f"compare(fit, post) takes the maximum-likelihood fit first and the "
+                           f"posterior second; the two are swapped ({given}): call "
+                           "compare(fit, post)")
+    if kf == kp == "fit":
+        raise CompareError(f"compare(fit, post) compares a maximum-likelihood fit with a "
+                           f"posterior, not two fits ({given}); sample the posterior of the "
+                           "same model with Model(...).sample()")
+    if kf == kp == "posterior":
+        raise CompareError(f"compare(fit, post) compares a maximum-likelihood fit with a "
+                           f"posterior, not two posteriors ({given}); fit the model by "
+                           "maximum likelihood with Model(...).fit()")
+    if kf != "fit":
+        raise CompareError(f"the first argument of compare(fit, post) must be a frequentist "
+                           f"fit (Model.fit(), hiermix.lmer, hiermix.glmer); {given}")
+    raise CompareError(f"the second argument of compare(fit, post) must be a posterior "
+                       f"(Model.sample()); {given}")
+
+
 def _check_same_model(fit: Any, post: Any) -> None:
-    fd, pd_ = getattr(fit, "design", None), getattr(post, "design", None)
-    if fd is None or pd_ is None:
-        raise CompareError("compare() takes a frequentist fit and a posterior from hiermix")
+    _check_arguments(fit, post)
+    fd, pd_ = fit.design, post.design
     if fd.fingerprint != pd_.fingerprint:
         raise CompareError(
             "the fit and the posterior come from different models or data: "
@@ -268,10 +303,11 @@ def compare(fit: Any, post: Any, ci: float = 0.95) -> Comparison:
     Raises
     ------
     CompareError
-        Results of different models or data, or a ``ci`` outside (0, 1).
+        Two fits, two posteriors, the two in the wrong order, results of different models or
+        data, or a ``ci`` outside (0, 1).
     """
-    if not 0.0 < ci < 1.0:
-        raise CompareError(f"ci must lie in (0, 1), not {ci!r}")
+    if isinstance(ci, bool) or not isinstance(ci, int | float) or not 0.0 < ci < 1.0:
+        raise CompareError(f"ci must be a number in (0, 1), not {ci!r}")
     _check_same_model(fit, post)
     return Comparison(fixef=fixef_table(fit, post, ci), varcorr=varcorr_table(fit, post, ci),
                       ranef=ranef_table(fit, post, ci), fit=fit, post=post, ci=ci)

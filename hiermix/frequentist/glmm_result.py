@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..arguments import check_count, make_rng
 from ..covariance import lambda_from_theta
 from ..errors import DataError, ModelError
 from ..naming import RESIDUAL
@@ -166,6 +167,14 @@ class GlmerResult(LmerResult):
         return fit_datatree(self, draws=draws, seed=seed, chains=chains,
                             psi=estimate_psi(self, criterion, scale))
 
+    def _build_objective(self) -> Any:
+        from .laplace import GlmmObjective
+
+        obj = GlmmObjective(self.design, nAGQ=max(self.nAGQ, 1), lme4_compat=self.lme4_compat)
+        # PIRLS's fallback start (the GLM's beta while fitting): the estimates serve as well.
+        obj.beta0 = np.array(self.beta)
+        return obj
+
     def _chol_and_factor(self) -> tuple[Any, Any]:
         """PIRLS's blocked Cholesky and factor at the conditional modes."""
         return self._factor.chol, self._factor.factor
@@ -255,6 +264,8 @@ class GlmerResult(LmerResult):
         -------
         DataFrame, shape (n, nsim), columns ``sim_1`` ...
         """
+        nsim = check_count(nsim, "nsim", 1)
+        rng = make_rng(seed, "seed")
         params: dict[str, Any] = {"beta": self.beta, "theta": self.theta, "phi": self.phi}
         params.update(newparams or {})
         d = self.design
@@ -262,7 +273,6 @@ class GlmerResult(LmerResult):
         theta = np.asarray(params["theta"], dtype=float).ravel()
         if beta.size != d.p or theta.size != d.n_theta:
             raise DataError(f"newparams need beta of size {d.p} and theta of size {d.n_theta}")
-        rng = np.random.default_rng(seed)
         lams, start = [], 0
         for t in d.reterms:
             lams.append(lambda_from_theta(theta[start:start + t.n_theta], t.q))

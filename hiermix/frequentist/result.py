@@ -21,6 +21,7 @@ from ..covariance import cov_from_theta
 from ..design import Design
 from ..errors import DataError
 from ..naming import RESIDUAL, corr_pairs
+from ..pickling import ReadOnlyArrays
 from .blocked import Factor, profiled_deviance
 from .optimizer import OptSummary
 from .reform import random_selection
@@ -50,7 +51,7 @@ def random_part(design: Design, b: tuple[np.ndarray, ...], codes: tuple[np.ndarr
 
 
 @dataclass(frozen=True, eq=False)
-class LmerResult:
+class LmerResult(ReadOnlyArrays):
     """A fitted linear mixed model (lme4's ``lmerMod``). Immutable; arrays are read-only.
 
     Attributes
@@ -114,6 +115,29 @@ class LmerResult:
                    vcov_unscaled=_frozen(RXinv.T @ RXinv), optsummary=opt,
                    is_singular=singular, data_name=data_name, _objective_fn=obj, _factor=f)
 
+    # -- the objective, and pickling ------------------------------------------------------
+    def objective_function(self) -> Any:
+        """The criterion the fit minimised (lme4's ``devfun``): an :class:`LmmObjective`, a
+        :class:`~hiermix.frequentist.laplace.GlmmObjective` for GLMMs.
+
+        It holds the Gram matrix and work arrays, derived from the design alone; a pickled
+        result leaves it out (it is often larger than the design) and it is rebuilt here on
+        first use after loading.
+        """
+        if self._objective_fn is None:
+            object.__setattr__(self, "_objective_fn", self._build_objective())
+        return self._objective_fn
+
+    def _build_objective(self) -> Any:
+        from .lmm import LmmObjective
+
+        return LmmObjective(self.design, self.REML)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_objective_fn"] = None
+        return state
+
     # -- sizes -----------------------------------------------------------------------------
     @property
     def nobs(self) -> int:
@@ -161,7 +185,7 @@ class LmerResult:
         """
         if not self.REML:
             return self.objective
-        g = self._objective_fn.gram
+        g = self.objective_function().gram
         n = g.n
         return float(self.ldL2 + n * (1.0 + np.log(2.0 * np.pi * self.pwrss / n))
                      - g.sum_log_w)
@@ -255,7 +279,7 @@ class LmerResult:
 
     def _chol_and_factor(self) -> tuple[Any, Factor]:
         """The blocked Cholesky and its factor at the estimates (GLMMs: at PIRLS's end)."""
-        return self._objective_fn.chol, self._factor
+        return self.objective_function().chol, self._factor
 
     @cached_property
     def _condvar_blocks(self) -> tuple[np.ndarray, ...]:

@@ -95,8 +95,22 @@ def test_different_models_refused(fit: Any) -> None:
     refit = hm.Model("Reaction ~ Days + (Days | Subject)", data).fit()
     with pytest.raises(CompareError):
         hm.compare(fit, StandIn(refit.design, fit_datatree(refit, draws=100)))
-    with pytest.raises(CompareError, match="from hiermix"):
+    with pytest.raises(CompareError, match="must be a posterior"):
         hm.compare(fit, object())
+
+
+def test_wrong_kinds_of_result_refused(fit: Any, cmp: Any) -> None:
+    post = cmp.post
+    with pytest.raises(CompareError, match=r"not two fits .*Model\(...\).sample\(\)"):
+        hm.compare(fit, fit)
+    with pytest.raises(CompareError, match=r"the two are swapped .*call compare\(fit, post\)"):
+        hm.compare(post, fit)
+    with pytest.raises(CompareError, match="not two posteriors"):
+        hm.compare(post, post)
+    with pytest.raises(CompareError, match=r"first argument .* must be a frequentist fit"):
+        hm.compare("fit.pkl", post)
+    with pytest.raises(CompareError, match=r"ci must be a number in \(0, 1\), not '95%'"):
+        hm.compare(fit, post, ci="95%")
 
 
 def test_singular_fit_is_flagged() -> None:

@@ -4,8 +4,8 @@ A template is Markdown with two kinds of placeholder:
 
 ``{{path:spec}}``
     a value of results.json: ``path`` names it with ``/`` between the keys of the nested
-    objects (``post/sd_grupo_Intercept/post_mean``), ``spec`` is a Python format spec
-    (``.3f``); without ``:spec`` the value is inserted as ``str()`` gives it.
+    objects and list indices (``post/sd_grupo_Intercept/post_mean``), ``spec`` is a Python
+    format spec (``.3f``); without ``:spec`` the value is inserted as ``str()`` gives it.
 ``{{table:name}}``
     the table ``tables/name`` of results.json (header, alignment, cells) as a Markdown table.
 
@@ -51,9 +51,12 @@ def lookup(results: dict[str, Any], path: str) -> Any:
     """The value at ``a/b/c`` of the nested results."""
     node: Any = results
     for key in path.split("/"):
-        if not isinstance(node, dict) or key not in node:
+        if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        elif isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
             raise RenderError(f"results.json has no value {path!r} (no key {key!r})")
-        node = node[key]
     return node
 
 

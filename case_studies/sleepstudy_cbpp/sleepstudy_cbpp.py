@@ -275,6 +275,11 @@ results = {
     "rel_diff": {"sleepstudy_max": rel_sleep, "cbpp_min": min(rel_cbpp.values()),
                  "cbpp_max": max(rel_cbpp.values())},
     "laplace": laplace,
+    "default_prior": {  # the SD priors' data-derived scales (HalfStudentT(nu, sigma))
+        "sleepstudy_nu": post_sleep["default"].priors.sd["Subject"].nu,
+        "sleepstudy_sigma": np.atleast_1d(post_sleep["default"].priors.sd["Subject"].sigma),
+        "cbpp_nu": post_cbpp["default"].priors.sd["herd"].nu,
+        "cbpp_sigma": np.atleast_1d(post_cbpp["default"].priors.sd["herd"].sigma)},
     "post": {"sleepstudy": sum_sleep, "cbpp": sum_cbpp},
     "sampler": {"sleepstudy": {n: sampler(p) for n, p in post_sleep.items()},
                 "cbpp": {n: sampler(p) for n, p in post_cbpp.items()}},

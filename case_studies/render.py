@@ -121,6 +121,10 @@ def main(argv: list[str]) -> int:
     check = "--check" in argv
     stale = []
     for folder in studies():
+        if not (folder / RESULTS).exists():
+            print(f"{folder / RESULTS} is missing: run the study's script first", file=sys.stderr)
+            stale.append(str(folder / "README.md"))
+            continue
         text = render_folder(folder)
         target = folder / "README.md"
         if target.exists() and target.read_text() == text:

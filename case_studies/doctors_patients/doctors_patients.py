@@ -60,8 +60,11 @@ SEED = 20261123
 #
 # and mobility
 #
-#     y_ij = 40 - 0.20 (age_ij - agebar_j) + 0.30 agebar_j + 2.0 married_ij - 1.5 sex_ij
-#            - 0.8 wbc_ij + 1.2 rbc_ij + u_j + e_ij,
+# $$
+# y_{ij} = 40 - 0.20\,(\mathrm{age}_{ij} - \overline{\mathrm{age}}_j)
+#   + 0.30\,\overline{\mathrm{age}}_j + 2.0\,\mathrm{married}_{ij} - 1.5\,\mathrm{sex}_{ij}
+#   - 0.8\,\mathrm{wbc}_{ij} + 1.2\,\mathrm{rbc}_{ij} + u_j + e_{ij},
+# $$
 #
 # u_j ~ N(0, 4^2), e_ij ~ N(0, 8^2), where agebar_j is the *sample* mean age of doctor j's
 # patients, so that the group-mean-centred model is exactly the generating model.

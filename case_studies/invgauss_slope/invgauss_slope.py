@@ -130,8 +130,8 @@ for k in KEYS:
 # %% [markdown]
 # The posterior of the correlation: its prior LKJ(1) is uniform on (-1, 1) for a 2 x 2
 # matrix, so the skew is not the prior's: it is the shape of the likelihood, averaged over
-# the SDs (the posterior of the correlation is a marginal). We record the posterior's skewness and the
-# mass below 0 to quote them.
+# the SDs (the posterior of the correlation is a marginal). We record the posterior's skewness
+# and the mass below 0 to quote them.
 
 # %%
 corr_draws = np.asarray(post.datatree["posterior"]["corr_grupo"]).ravel()

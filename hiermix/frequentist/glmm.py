@@ -63,6 +63,8 @@ def _initial_mu(design: Design) -> np.ndarray:
         return (wt * y + 0.5) / (wt + 1.0)
     if fam.name == "poisson":
         return y + 0.1
+    if fam.name == "negative_binomial":
+        return y + (y == 0) / 6.0  # R's negative.binomial()$initialize
     mu = y.astype(float).copy()
     eta = fam.linkfun(mu) if np.all(mu > 0) or fam.link.name == "identity" else None
     if eta is None or not np.all(np.isfinite(eta)) or not fam.link.valid_eta(eta):
@@ -75,6 +77,9 @@ def glm_start(obj: GlmmObjective) -> tuple[np.ndarray, float]:
     """beta and phi of the GLM without random effects (IRLS from R's starting means).
 
     phi is the Pearson estimate sum(a (y - mu)^2 / V(mu)) / (n - p), 1 without dispersion.
+    For the negative binomial the GLM is fitted with theta = 1 and theta started from the
+    moments, 1 / theta = sum((y - mu)^2 - mu) / sum(mu^2) (E (y - mu)^2 = mu + mu^2 / theta),
+    kept within [1e-3, 1e3].
 
     Raises
     ------
@@ -91,7 +96,11 @@ def glm_start(obj: GlmmObjective) -> tuple[np.ndarray, float]:
         raise ConvergenceError(f"the GLM fit that provides starting values failed: {exc}; "
                                "give starting values with start=") from exc
     phi = 1.0
-    if obj.dispersion:
+    if obj.dispersion and fam.name == "negative_binomial":
+        mu = st.mu
+        inv = float(np.sum(d.weights * ((d.y - mu) ** 2 - mu)) / np.sum(d.weights * mu**2))
+        phi = float(np.clip(1.0 / inv, 1e-3, 1e3)) if inv > 0 else 1e3
+    elif obj.dispersion:
         r2 = d.weights * (d.y - st.mu) ** 2 / fam.variance(st.mu)
         phi = float(np.sum(r2) / max(d.nobs - d.p, 1))
     return st.beta, phi
@@ -101,7 +110,7 @@ def rx_vcov(obj: GlmmObjective, st: PirlsState) -> np.ndarray:
     """lme4's fallback vcov of beta, (R_X' R_X)^{-1} (p, p), from PIRLS with X at a state."""
     fam = obj.family
     me = fam.mu_eta(st.eta)
-    w = obj.pirls.wt * me**2 / (st.phi * fam.variance(st.mu))
+    w = obj.pirls.wt * me**2 / (fam.deviance_scale(st.phi) * fam.variance(st.mu, st.phi))
     chol = BlockedCholesky(obj.pirls.wgram.build(w, w, True))
     f = chol.update(st.theta)
     if not f.ok:
@@ -174,6 +183,10 @@ def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: 
          use_hessian: bool, lme4_compat: bool, data_name: str | None) -> GlmerResult:
     check_agq(design, nAGQ)
     nAGQ = int(nAGQ)
+    if lme4_compat and design.family.name == "negative_binomial":
+        raise ModelError("lme4_compat=True is not available for the negative binomial family: "
+                         "glmer.nb's alternating theta search is not implemented; fit it by "
+                         "maximum likelihood (lme4_compat=False), as glmmTMB's nbinom2 does")
     if lme4_compat and design.family.has_dispersion and nAGQ > 1:
         raise ModelError("lme4_compat with nAGQ > 1 is not available for families with a "
                          "dispersion: lme4's plug-in dispersion has no quadrature counterpart "

@@ -126,7 +126,8 @@ class GlmmObjective:
             if self.observed:
                 w = observed_weights(fam, self.pirls.y, self.pirls.wt, st.eta, st.phi)
             else:
-                w = self.pirls.wt * fam.mu_eta(st.eta) ** 2 / (st.phi * fam.variance(st.mu))
+                w = self.pirls.wt * fam.mu_eta(st.eta) ** 2 / (
+                    fam.deviance_scale(st.phi) * fam.variance(st.mu, st.phi))
             got = self.pirls._factor(w, w, st.theta, False)
             if got is None:
                 return float("inf"), None

@@ -34,7 +34,7 @@ read like the SDs of the random effects (kappa = 0.5 is about an observation-lev
 effect of SD 0.5 on the log scale), and kappa = 0 is the Poisson model. Exponential(1) on kappa
 is weakly informative: median kappa 0.69 (theta 2.1), P(theta < 0.25) = e^-2 = 0.14,
 P(theta < 0.1) = 0.04, and no barrier at the Poisson end. brms's default, gamma(0.01, 0.01) on
-theta itself, is close to the improper 1 / theta: it puts 91% of its mass below theta = 0.01
+theta itself, is close to the improper 1 / theta: it puts 92% of its mass below theta = 0.01
 (kappa > 10, counts more dispersed than any data set supports) and the rest spread up to
 theta = 1000, so with few groups or few counts it pulls theta towards 0 and inflates every
 standard error. A prior on log theta would need an arbitrary location; on kappa the Poisson end

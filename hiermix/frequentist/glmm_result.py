@@ -100,7 +100,7 @@ class GlmerResult(LmerResult):
     def re_scale(self) -> float:
         """The factor on Lambda in the covariance of b: sigma for lme4-compatible fits of a
         dispersion family (lme4's relative theta), 1 otherwise."""
-        if self.lme4_compat and self.family.has_dispersion:
+        if self.lme4_compat and self.family.has_scale:
             return self.sigma
         return 1.0
 

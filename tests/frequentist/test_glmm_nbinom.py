@@ -4,7 +4,7 @@ brute-force computations.
 Source: tests/reference/ml/grouseticks_nb.json (copied from the project's shared reference
 folder): ``TICKS ~ YEAR + cHEIGHT + (1 | LOCATION)`` on lme4's grouseticks (cHEIGHT = HEIGHT
 minus its mean) by glmmTMB 1.1.5 (``nbinom2``, exact-Hessian Laplace) and by lme4 1.1-31's
-``glmer.nb``.
+``glmer.nb`` (reproduced with ``lme4_compat=True``).
 
 Tolerances (issue 16): log-likelihood not below glmmTMB's by more than 1e-3; fixed effects
 within 2e-3 absolute; theta and the SD of the random intercept within 0.5% relative. The
@@ -169,6 +169,36 @@ def test_agq_fit_is_near_laplace() -> None:
     assert agq.phi == pytest.approx(lap.phi, rel=0.05)
 
 
-def test_lme4_compat_is_refused() -> None:
-    with pytest.raises(ModelError, match="negative binomial"):
-        model().fit(lme4_compat=True)
+def test_lme4_compat_matches_glmer_nb() -> None:
+    """``lme4_compat=True`` reproduces lme4's glmer.nb (ml JSON, ``lme4``): theta, the SD
+    and beta within 1e-3 relative (1e-3 absolute for beta), and its -2 log L (Fisher-weight
+    Laplace) not above lme4's by more than 1e-6 relative (lower is a better optimum of the
+    same criterion: lme4 stops its PIRLS and its theta search earlier)."""
+    ref = ml_reference("grouseticks_nb")["lme4"]
+    fit = model().fit(lme4_compat=True)
+    assert fit.lme4_compat
+    assert fit.phi == pytest.approx(ref["theta"], rel=1e-3)
+    assert fit.varcorr.sdcor.iloc[0] == pytest.approx(ref["re_sd"], rel=1e-3)
+    np.testing.assert_allclose(fit.beta, list(ref["fixef"].values()), rtol=0, atol=1e-3)
+    assert -2.0 * fit.loglik <= -2.0 * ref["logLik"] * (1 + 1e-6)
+    assert fit.loglik == pytest.approx(ref["logLik"], abs=2e-3)
+    assert fit.df == fit.design.p + 2  # lme4's logLik counts theta
+    assert " Family: Negative Binomial(2.0522)  ( log )" in fit.summary()
+    with pytest.raises(ModelError, match="nAGQ > 1"):
+        model().fit(lme4_compat=True, nAGQ=3)
+
+
+def test_theta_ml_is_the_profile_maximum() -> None:
+    """glmer.nb's starting theta (MASS's theta.ml, Newton's method) maximises the NB
+    log-likelihood in theta at fixed means: scipy's bounded search agrees to 1e-6."""
+    from hiermix.frequentist.glmer_nb import theta_ml
+
+    rng = np.random.default_rng(2)
+    mu = rng.uniform(0.5, 10.0, 400)
+    y = rng.negative_binomial(1.3, 1.3 / (1.3 + mu)).astype(float)
+    fam = model().design.family
+    w = np.ones_like(y)
+    best = optimize.minimize_scalar(lambda t: -np.sum(fam.loglik(y, mu, w, np.exp(t))),
+                                    bounds=(-5, 5), method="bounded",
+                                    options={"xatol": 1e-10}).x
+    assert theta_ml(y, mu, w, limit=100, eps=1e-12) == pytest.approx(np.exp(best), rel=1e-6)

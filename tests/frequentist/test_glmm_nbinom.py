@@ -92,7 +92,7 @@ def test_theta_interval_and_draws() -> None:
 
 def test_predict_and_simulate() -> None:
     """predict(type="response") is exp(eta); simulate draws counts with the fitted theta,
-    reproducibly from a seed."""
+    reproducibly from a seed; refit takes a simulated response (a bootstrap replicate)."""
     fit = fitted()
     d = load_data("grouseticks").head(5)
     np.testing.assert_allclose(fit.predict(d, type="response"), np.exp(fit.predict(d)),
@@ -102,6 +102,9 @@ def test_predict_and_simulate() -> None:
     assert sims.shape == (fit.nobs, 3)
     assert np.all(sims.to_numpy() >= 0) and np.all(sims.to_numpy() == np.round(sims.to_numpy()))
     assert sims.equals(fit.simulate(3, seed=4))
+    # a parametric-bootstrap replicate: the model refitted to simulated counts estimates theta
+    again = fit.refit(sims["sim_1"].to_numpy())
+    assert np.isfinite(again.loglik) and 0.5 * fit.phi < again.phi < 2.0 * fit.phi
 
 
 def _group_terms(beta: np.ndarray) -> tuple[hiermix.Model, list[tuple[np.ndarray, np.ndarray]]]:

@@ -70,7 +70,7 @@ class Gram:
     terms : tuple of TermLayout
         One per random-effects term, in design order.
     D0 : ndarray, shape (l_0, q_0, q_0)
-    AZ0 : scipy.sparse.csr_matrix or csc_matrix, shape (m_z, l_0 q_0)
+    AZ0 : scipy.sparse.csr_matrix, shape (m_z, l_0 q_0)
     AXY0 : ndarray, shape (p + 1, l_0 q_0)
     ARR : ndarray, shape (m, m)
     p : int
@@ -84,7 +84,7 @@ class Gram:
 
     terms: tuple[TermLayout, ...]
     D0: np.ndarray
-    AZ0: sp.csr_matrix | sp.csc_matrix
+    AZ0: sp.csr_matrix
     AXY0: np.ndarray
     ARR: np.ndarray
     p: int

@@ -124,9 +124,7 @@ class WorkingGram:
                                  shape=(self.l0 * self.q0, self.n))
         self.d0_pairs = [(i, j, self.X0[:, i] * self.X0[:, j])
                          for i in range(self.q0) for j in range(i + 1)]
-        # One term: A_Z0 is empty. CSC, so that the factor's A_Z0' is CSR without a
-        # conversion: for one small term that conversion was a fifth of each PIRLS step.
-        self._no_rest = sp.csc_matrix((0, self.l0 * self.q0))
+        self._no_rest = sp.csr_matrix((0, self.l0 * self.q0))  # one term: A_Z0 is empty
         self.az0: _Pattern | None = None
         self.zz: _Pattern | None = None
         self.ZrT: sp.csr_matrix | None = None
@@ -198,7 +196,6 @@ class WorkingGram:
             ARR[mz:mz + p, -1] = xr
             ARR[-1, mz:mz + p] = xr
         ARR[-1, -1] = RESPONSE_PIVOT
-        AZ0: sp.csr_matrix | sp.csc_matrix
         if self.az0 is not None and self.zz is not None and self.ZrT is not None:
             AZ0 = self.az0.csr(w, (mz, self.l0 * self.q0))
             ARR[self.zz.rows, self.zz.cols] = self.zz.values(w)

@@ -153,7 +153,7 @@ class GlmerResult(LmerResult):
         from .wald import varcorr_intervals
 
         if self.lme4_compat and self.family.has_dispersion:
-            return varcorr_intervals(self, ci)
+            return varcorr_intervals(self, ci, scale=self.phi)
         criterion, scale = psi_criterion(self)
         return varcorr_intervals(self, ci, criterion=criterion, scale=scale)
 
@@ -166,7 +166,8 @@ class GlmerResult(LmerResult):
         from .wald import estimate_psi
 
         if self.lme4_compat and self.family.has_dispersion:
-            return fit_datatree(self, draws=draws, seed=seed, chains=chains)
+            return fit_datatree(self, draws=draws, seed=seed, chains=chains,
+                                psi=estimate_psi(self, scale=self.phi))
         criterion, scale = psi_criterion(self)
         return fit_datatree(self, draws=draws, seed=seed, chains=chains,
                             psi=estimate_psi(self, criterion, scale))

@@ -165,3 +165,15 @@ def test_negative_binomial_sample_moments() -> None:
     assert np.all(draws == np.round(draws))
     assert abs(draws.mean() - 4.0) < 0.03 * 4.0
     assert abs(draws.var() - (4.0 + 16.0 / 1.5)) < 0.03 * (4.0 + 16.0 / 1.5)
+
+
+def test_negative_binomial_support() -> None:
+    """Negative counts are refused naming the column; non-integer counts warn (as poisson)."""
+    from hiermix.errors import ResponseSupportError
+
+    fam = get_family("nbinom2")
+    w = np.ones(3)
+    with pytest.raises(ResponseSupportError, match=r"'TICKS'.*below zero.*Negative Binomial"):
+        fam.validate(np.array([0.0, -1.0, 2.0]), w, "TICKS")
+    with pytest.warns(UserWarning, match="non-integer counts in a Negative Binomial"):
+        fam.validate(np.array([0.0, 1.5, 2.0]), w, "TICKS")

@@ -205,3 +205,12 @@ def test_theta_ml_is_the_profile_maximum() -> None:
                                     bounds=(-5, 5), method="bounded",
                                     options={"xatol": 1e-10}).x
     assert theta_ml(y, mu, w, limit=100, eps=1e-12) == pytest.approx(np.exp(best), rel=1e-6)
+
+
+def test_observation_level_effect_is_allowed() -> None:
+    """As for poisson (lme4's glmer: no residual scale, so check.nobs.vs.nlev does not apply),
+    a random effect with one level per observation is accepted and fitted alongside theta."""
+    fit = hiermix.glmer("TICKS ~ YEAR + cHEIGHT + (1 | INDEX)", load_data("grouseticks"),
+                        family="nbinom2", check_derivs=False)
+    assert fit.ngrps == {"INDEX": 403}
+    assert np.isfinite(fit.loglik) and fit.phi > 0

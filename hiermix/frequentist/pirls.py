@@ -353,8 +353,10 @@ class Pirls:
                 pd_c, mu_c = self.pdev(eta_c, phi, s2)
                 # Near the mode a Newton step changes pdev by less than its rounding
                 # (about 1e-14 relative for a sum of n deviances); it is taken, not halved.
-                if (pd_c <= pd_cur + 1e-12 * abs(pd_cur)
-                        or (not np.isfinite(pd_cur) and np.isfinite(pd_c))):
+                # A candidate outside the link's range (pd_c = inf) is never taken, also
+                # from a start with pd_cur = inf (a GLM's first step from eta0).
+                if np.isfinite(pd_c) and (pd_c <= pd_cur + 1e-12 * abs(pd_cur)
+                                          or not np.isfinite(pd_cur)):
                     break
                 step *= 0.5
             else:

@@ -33,7 +33,8 @@ class Model:
         Never modified.
     family : str or Family
         ``"gaussian"`` (default), ``"binomial"``, ``"poisson"``, ``"gamma"``/``"Gamma"``,
-        ``"inverse_gaussian"``/``"inverse.gaussian"``.
+        ``"inverse_gaussian"``/``"inverse.gaussian"``, ``"negative_binomial"``/``"nbinom2"``/
+        ``"negative.binomial"``.
     link : str or None
         None takes the family's R default.
     weights, offset : str, array-like or None

@@ -160,7 +160,8 @@ class BayesResult:
 
     @property
     def phi(self) -> Any:
-        """Draws of the dispersion: sigma^2 (gaussian), phi (gamma, inverse gaussian), or 1."""
+        """Draws of the dispersion: sigma^2 (gaussian), phi (gamma, inverse gaussian), theta
+        (negative binomial), or 1."""
         post = self.posterior
         if "phi" in post:
             return post["phi"]

@@ -10,11 +10,14 @@ Three tables, each a join on the names of :mod:`hiermix.naming`:
     ``std_diff = (ml - post_mean) / post_sd``.
 ``varcorr``
     keyed by ``grp``, ``var1``, ``var2`` exactly as the frequentist ``varcorr``; ``param`` says
-    what the row is (``sd``, ``corr``, ``sigma`` or ``phi``). ML intervals are Wald intervals on
-    the log-SD, atanh-correlation and log-dispersion scales from the Hessian of the ML
-    objective, transformed back (so never below zero); ``boundary`` flags estimates on the
-    boundary of the parameter space (singular fits), where Wald intervals mean nothing and are
-    left empty. The posterior columns and ``std_diff`` are those of ``fixef``.
+    what the row is (``sd``, ``corr``, ``sigma`` or ``phi``). The negative binomial's theta,
+    which lme4's ``VarCorr`` does not list, is a last row (``Residual``, ``phi``) as the
+    dispersion of the other families is, so that both engines' estimates of it meet. ML
+    intervals are Wald intervals on the log-SD, atanh-correlation and log-dispersion scales
+    from the Hessian of the ML objective, transformed back (so never below zero); ``boundary``
+    flags estimates on the boundary of the parameter space (singular fits), where Wald
+    intervals mean nothing and are left empty. The posterior columns and ``std_diff`` are those of
+    ``fixef``.
 ``ranef``
     long format (``grp``, ``level``, ``term``): conditional mode and conditional SD against
     posterior mean, SD and interval. ``ml_shrinkage = condsd^2 / sd^2`` and
@@ -33,7 +36,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 from ..errors import CompareError
-from ..naming import b_var, corr_var, pair_label, sd_var
+from ..naming import RESIDUAL, b_var, corr_var, pair_label, sd_var
 
 POST_COLUMNS = ["post_mean", "post_median", "post_sd", "post_lower", "post_upper", "mcse_mean",
                 "rhat", "ess_bulk", "ess_tail"]
@@ -175,6 +178,13 @@ def varcorr_table(fit: Any, post: Any, ci: float) -> pd.DataFrame:
         rows.append({"grp": grp, "var1": var1, "var2": var2, "param": param, "ml": ml,
                      "ml_se": w["ml_se"], "ml_lower": w["ml_lower"], "ml_upper": w["ml_upper"],
                      "boundary": bool(w["boundary"]), **_post_stats(x, ci)})
+    if fit.design.family.has_dispersion and not fit.design.family.has_scale:
+        # theta (the negative binomial): no varcorr row, a last row in the Wald intervals
+        w = wald.iloc[len(vc)]
+        rows.append({"grp": RESIDUAL, "var1": None, "var2": None, "param": "phi",
+                     "ml": float(fit.phi), "ml_se": w["ml_se"], "ml_lower": w["ml_lower"],
+                     "ml_upper": w["ml_upper"], "boundary": False,
+                     **_post_stats(np.asarray(_draws(post, "phi").values), ci)})
     out = pd.DataFrame(rows)
     out["std_diff"] = (out["ml"] - out["post_mean"]) / out["post_sd"]
     return out

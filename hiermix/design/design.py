@@ -410,7 +410,7 @@ def build_design(
     labels = term_labels([t.group for t in ordered])
     reterms = tuple(replace(t, label=lab) for t, lab in zip(ordered, labels, strict=True))
     for term in reterms:
-        check_grouping(term, n, free_scale=family.has_dispersion)
+        check_grouping(term, n, free_scale=family.has_scale)
 
     return Design(
         spec=spec,

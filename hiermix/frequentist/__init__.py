@@ -143,8 +143,9 @@ def glmer(formula: str | ModelSpec, data: pd.DataFrame | Mapping[str, Sequence[A
         e.g. ``"cbind(incidence, size - incidence) ~ period + (1 | herd)"``.
     data : DataFrame or mapping of columns
     family : str or Family
-        ``binomial``, ``poisson``, ``Gamma``, ``inverse.gaussian`` or ``gaussian`` (with a
-        non-identity link).
+        ``binomial``, ``poisson``, ``Gamma``, ``inverse.gaussian``, ``negative_binomial``
+        (``nbinom2``; its theta is estimated with the other parameters and held in ``phi``) or
+        ``gaussian`` (with a non-identity link).
     link : str or None
         The family's default link when None.
     nAGQ : int

@@ -200,6 +200,7 @@ def test_arviz_plots_both_fits_without_renaming() -> None:
 @pytest.mark.parametrize(("formula", "data", "family", "link", "resid"), [
     ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", "binomial", None, None),
     ("y ~ x + (1 | grupo)", "seed_gamma_intercept", "Gamma", "log", "phi"),
+    ("TICKS ~ YEAR + cHEIGHT + (1 | LOCATION)", "grouseticks", "nbinom2", None, "phi"),
 ])
 def test_glmm_tables_hold_every_parameter(formula: str, data: str, family: str,
                                           link: str | None, resid: str | None) -> None:
@@ -209,10 +210,14 @@ def test_glmm_tables_hold_every_parameter(formula: str, data: str, family: str,
     params = list(cmp.varcorr["param"])
     assert params == ["sd"] + ([resid] if resid else [])
     if resid == "phi":
-        # the Residual row holds phi (lme4 prints it as the residual variance)
+        # the Residual row holds phi (lme4 prints it as the residual variance); for the
+        # negative binomial it holds theta, which lme4's VarCorr leaves out
         row = cmp.varcorr.set_index("param").loc["phi"]
-        assert row["ml"] == pytest.approx(float(fit.varcorr.set_index("grp").loc["Residual",
-                                                                                  "vcov"]))
+        assert row["ml"] == pytest.approx(fit.phi)
+        if fit.family.has_scale:
+            assert row["ml"] == pytest.approx(
+                float(fit.varcorr.set_index("grp").loc["Residual", "vcov"]))
+        assert cmp.varcorr["grp"].iloc[-1] == "Residual"
         assert 0 < row["ml_lower"] < row["ml"] < row["ml_upper"]
     assert cmp.varcorr["ml_se"].notna().all()
     assert (cmp.fixef["std_diff"].abs() < 0.2).all()

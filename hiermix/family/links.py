@@ -51,6 +51,11 @@ class Link:
     def __repr__(self) -> str:
         return f"Link({self.name!r})"
 
+    def __reduce__(self) -> tuple[Callable[[str], Link], tuple[str]]:
+        # R's links are pickled by name (their functions include lambdas), so that every
+        # result holding a family pickles
+        return get_link, (self.name,)
+
 
 def _always(eta: Array) -> bool:
     return True

@@ -1,0 +1,185 @@
+"""The parameters that intervals are stated for, on lme4's scales and with lme4's names.
+
+lme4's ``confint(fit, oldNames = FALSE)`` and ``profile`` work with, in order,
+
+* per random-effects term, in theta's order (the lower triangle of Lambda_k column by
+  column): an SD ``sd_<column>|<group>`` for a diagonal entry and a correlation
+  ``cor_<row column>.<column>|<group>`` for an entry below it;
+* ``sigma``, the residual SD, for linear mixed models;
+* the fixed effects, named as lme4 names them (``(Intercept)``, ``Days``, ``period2``).
+
+theta and this "sdcor" vector v are two coordinates of the same covariance: with s the scale
+(sigma for an LMM, whose theta is relative to it; 1 for a GLMM),
+Sigma_k = s^2 Lambda_k Lambda_k' has SDs sqrt(diag Sigma_k) and correlations
+Sigma_ij / (sd_i sd_j). The SDs are bounded below by 0 and the correlations lie in [-1, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..covariance import cov_from_theta, theta_from_sd_corr
+from ..design import Design
+from ..naming import RESIDUAL, lme4_name
+from .kernel import theta_from_sdcor
+
+#: Kinds of parameter, in the order lme4 lists them.
+KINDS = ("sd", "cor", "sigma", "beta")
+
+
+@dataclass(frozen=True)
+class ParameterLayout:
+    """Names, kinds and bounds of the variance parameters (sdcor) and fixed effects of a design.
+
+    Attributes
+    ----------
+    names : tuple of str
+        lme4's row names: the variance parameters, ``sigma`` (LMMs), then the fixed effects.
+    kinds : tuple of str
+        ``"sd"``, ``"cor"``, ``"sigma"`` or ``"beta"`` per name.
+    n_vc : int
+        Number of variance parameters (n_theta, plus 1 for sigma).
+    lower, upper : ndarray, shape (len(names),)
+        0 for SDs and sigma, -1 and 1 for correlations, -inf and inf for fixed effects.
+    qs : tuple of int
+        Columns per random-effects term.
+    """
+
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    n_vc: int
+    lower: np.ndarray
+    upper: np.ndarray
+    qs: tuple[int, ...]
+
+    @classmethod
+    def of(cls, design: Design, has_sigma: bool) -> ParameterLayout:
+        names: list[str] = []
+        kinds: list[str] = []
+        groups = [t.group for t in design.reterms]
+        for t in design.reterms:
+            # lme4 names a term by its grouping factor; a factor that has two terms with the
+            # same column (rare) would repeat a name, so the term's unique label is used then.
+            grp = t.group if groups.count(t.group) == 1 else t.label
+            cn = [lme4_name(c) for c in t.cnames]
+            for j in range(t.q):
+                for i in range(j, t.q):
+                    if i == j:
+                        names.append(f"sd_{cn[i]}|{grp}")
+                        kinds.append("sd")
+                    else:
+                        names.append(f"cor_{cn[i]}.{cn[j]}|{grp}")
+                        kinds.append("cor")
+        if has_sigma:
+            names.append("sigma")
+            kinds.append("sigma")
+        n_vc = len(names)
+        names += [lme4_name(n) for n in design.fixef_names]
+        kinds += ["beta"] * design.p
+        k = np.array(kinds)
+        lower = np.where(k == "cor", -1.0, np.where(k == "beta", -np.inf, 0.0))
+        upper = np.where(k == "cor", 1.0, np.inf)
+        return cls(names=tuple(names), kinds=tuple(kinds), n_vc=n_vc, lower=lower, upper=upper,
+                   qs=tuple(t.q for t in design.reterms))
+
+    @property
+    def n_theta(self) -> int:
+        return sum(q * (q + 1) // 2 for q in self.qs)
+
+    def sdcor(self, theta: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        """The SDs and correlations (n_theta,) in theta's order, for Sigma_k = scale^2
+        Lambda_k Lambda_k'."""
+        out = np.empty(self.n_theta)
+        pos = 0
+        for q in self.qs:
+            k = q * (q + 1) // 2
+            cov = cov_from_theta(np.asarray(theta[pos:pos + k]), q, scale)
+            sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+            i_out = pos
+            for j in range(q):
+                for i in range(j, q):
+                    if i == j:
+                        out[i_out] = sd[i]
+                    else:
+                        den = sd[i] * sd[j]
+                        out[i_out] = cov[i, j] / den if den > 0 else 0.0
+                    i_out += 1
+            pos += k
+        return out
+
+    def theta(self, sdcor: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        """theta (n_theta,) from SDs and correlations in theta's order (inverse of
+        :meth:`sdcor`); singular covariances are allowed."""
+        return theta_from_sdcor(np.asarray(sdcor, dtype=float), self._qs_array, float(scale))
+
+    @property
+    def _qs_array(self) -> np.ndarray:
+        return np.asarray(self.qs, dtype=np.int64)
+
+    def theta_reference(self, sdcor: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        """:meth:`theta` through :func:`hiermix.covariance.theta_from_sd_corr` (for tests)."""
+        parts = []
+        pos = 0
+        for q in self.qs:
+            k = q * (q + 1) // 2
+            v = sdcor[pos:pos + k]
+            sd = np.empty(q)
+            corr = np.eye(q)
+            idx = 0
+            for j in range(q):
+                for i in range(j, q):
+                    if i == j:
+                        sd[i] = v[idx]
+                    else:
+                        corr[i, j] = corr[j, i] = v[idx]
+                    idx += 1
+            parts.append(theta_from_sd_corr(sd, corr, scale=scale))
+            pos += k
+        return np.concatenate(parts)
+
+    def varcorr_keys(self, design: Design) -> list[tuple[str, str | None, str | None]]:
+        """(grp, var1, var2) of ``fit.varcorr``'s row for each variance parameter, in order
+        (``("Residual", None, None)`` for sigma or phi)."""
+        out: list[tuple[str, str | None, str | None]] = []
+        for t in design.reterms:
+            for j in range(t.q):
+                for i in range(j, t.q):
+                    out.append((t.label, t.cnames[i], None) if i == j
+                               else (t.label, t.cnames[j], t.cnames[i]))
+        out += [(RESIDUAL, None, None)] * (len(self.names) - len(out) - design.p)
+        return out
+
+    def select(self, parm: Any) -> list[int]:
+        """Indices of the parameters named by ``parm`` (None: all; names; ``"theta_"`` or
+        ``"beta_"`` as in lme4; integer positions).
+
+        Raises
+        ------
+        DataError
+            An unknown name or position.
+        """
+        from ..errors import DataError
+
+        if parm is None:
+            return list(range(len(self.names)))
+        items = [parm] if isinstance(parm, (str, int, np.integer)) else list(parm)
+        out: list[int] = []
+        for it in items:
+            if isinstance(it, (int, np.integer)) and not isinstance(it, bool):
+                if not 0 <= int(it) < len(self.names):
+                    raise DataError(f"parameter position {it} is out of range; there are "
+                                    f"{len(self.names)} parameters: {list(self.names)}")
+                out.append(int(it))
+            elif it == "theta_":
+                out += list(range(self.n_vc))
+            elif it == "beta_":
+                out += list(range(self.n_vc, len(self.names)))
+            elif it in self.names:
+                out.append(self.names.index(it))
+            else:
+                raise DataError(f"unknown parameter {it!r}; parameters are "
+                                f"{list(self.names)} (or 'theta_', 'beta_')")
+        return sorted(set(out))

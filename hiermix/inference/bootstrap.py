@@ -20,6 +20,7 @@ fixed effects, and ``objective`` (the replicate's criterion).
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -363,7 +364,9 @@ def bootstrap(fit: Any, nsim: int, seed: Any = None, n_jobs: int | None = None
         out = _replicates(fit, seeds)
     else:
         chunks = [list(c) for c in np.array_split(np.array(seeds, dtype=object), jobs)]
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        # forkserver: forking a process that runs BLAS or numba threads can deadlock
+        ctx = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
             out = np.vstack(list(pool.map(_replicates, [fit] * jobs, chunks)))
     seconds = time.perf_counter() - start
     reps = pd.DataFrame(out, columns=[*lay.names, "objective"])

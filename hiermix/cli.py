@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--chains", type=int, default=4)
     c.add_argument("--seed", type=int, default=20261121)
     c.add_argument("--ci", type=float, default=0.95, help="interval level (default 0.95)")
+    c.add_argument("--ml-interval", choices=("profile", "wald", "boot"), default="profile",
+                   help="ML intervals for the variance components (default profile)")
     c.add_argument("--out", default="hiermix-report", help="output directory")
     return p
 
@@ -110,7 +112,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from .compare import compare
     from .compare.report import print_tables, write_report
 
-    cmp = compare(fit, post, ci=args.ci)
+    cmp = compare(fit, post, ci=args.ci, ml_interval=args.ml_interval, seed=args.seed)
     print_tables(cmp)
     out = write_report(cmp, args.out, data_path=args.data)
     print(f"\nreport written to {out / 'report.html'} "

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 ML_COLOUR = "#1b6ca8"
 POST_COLOUR = "#d1495b"
@@ -50,7 +51,8 @@ def _forest_row(ax: Any, label: str, row: Any, ci: float, first: bool) -> None:
     ax.plot([row["post_median"]], [0.2], "s", color=POST_COLOUR,
             label=f"posterior median, {ci:.0%} ETI")
     if bool(row.get("boundary", False)):
-        ax.annotate("ML on the boundary: no Wald interval", (row["ml"], 0.6), xytext=(6, 2),
+        note = "" if pd.notna(row["ml_lower"]) else ": no Wald interval"
+        ax.annotate("ML on the boundary" + note, (row["ml"], 0.6), xytext=(6, 2),
                     textcoords="offset points", fontsize=7, color=ML_COLOUR)
     ax.set_ylim(-0.1, 0.9)
     ax.set_yticks([0.4])

@@ -21,8 +21,22 @@ import pandas as pd
 
 FIXEF_SHOWN = ["ml", "ml_se", "ml_lower", "ml_upper", "post_mean", "post_sd", "post_lower",
                "post_upper", "rhat", "ess_bulk", "std_diff"]
-VARCORR_SHOWN = ["grp", "var1", "var2", "param", "ml", "ml_lower", "ml_upper", "boundary",
+VARCORR_SHOWN = ["grp", "var1", "var2", "param", "ml", "ml_lower", "ml_upper", "ml_interval",
+                 "boundary",
                  "post_mean", "post_median", "post_lower", "post_upper", "rhat", "ess_bulk"]
+
+
+_INTERVAL_WORDS = {"profile": "likelihood profile", "wald": "Wald (log / atanh scale)",
+                   "boot": "parametric bootstrap (percentile)"}
+_INTERVAL_NOTES = {
+    "profile": "ML intervals for SDs, correlations and sigma invert the profiled deviance "
+               "(signed square root zeta), as lme4's confint(method = \"profile\"); an SD on "
+               "the boundary has lower limit 0.",
+    "wald": "ML intervals for SDs, correlations and the dispersion are Wald intervals on the "
+            "log, atanh and log scales, transformed back; none is given on the boundary.",
+    "boot": "ML intervals for SDs, correlations and sigma are percentile intervals of a "
+            "parametric bootstrap.",
+}
 
 
 def _fmt(x: Any) -> str:
@@ -150,12 +164,12 @@ def write_report(cmp: Any, out: str | Path, data_path: str | None = None) -> Pat
 <h2>Model and data</h2>
 {_pre(design.summary())}
 <p>Data: {html.escape(str(data_path or design.data_name or "(unnamed)"))}.
-Intervals: Wald (ML) and equal-tailed posterior intervals at {cmp.ci:.0%}.</p>
+Intervals at {cmp.ci:.0%}: ML fixed effects Wald, ML variance components
+{_INTERVAL_WORDS.get(cmp.ml_interval, cmp.ml_interval)}; posterior equal-tailed.</p>
 <h2>Fixed effects</h2>{_table_html(cmp.fixef[FIXEF_SHOWN].reset_index())}
 <h2>Variance components</h2>{_table_html(cmp.varcorr[VARCORR_SHOWN])}
-<p>ML intervals for SDs, correlations and the dispersion are Wald intervals on the log,
-atanh and log scales, transformed back. "boundary" marks estimates on the boundary of the
-parameter space (a singular fit), where no Wald interval is meaningful.</p>
+<p>{_INTERVAL_NOTES.get(cmp.ml_interval, "")} "boundary" marks estimates on the boundary of
+the parameter space (a singular fit).</p>
 <h2>Figures</h2>
 {_img(out / "forest.png")}
 {_img(out / "varcorr.png")}

@@ -3,16 +3,20 @@
 Three tables, each a join on the names of :mod:`hiermix.naming`:
 
 ``fixef``
-    index = coefficient names; ``ml``, ``ml_se``, ``ml_lower``, ``ml_upper`` (Wald, at ``ci``),
+    index = coefficient names; ``ml``, ``ml_se``, ``ml_lower``, ``ml_upper`` (Wald, at ``ci``;
+    column ``ml_interval`` says so),
     ``post_mean``, ``post_median``, ``post_sd``, ``post_lower``, ``post_upper`` (equal-tailed at
     ``ci``), ``rhat``, ``ess_bulk``, ``ess_tail`` and ``std_diff = (ml - post_mean) / post_sd``.
 ``varcorr``
     keyed by ``grp``, ``var1``, ``var2`` exactly as the frequentist ``varcorr``; ``param`` says
-    what the row is (``sd``, ``corr``, ``sigma`` or ``phi``). ML intervals are Wald intervals on
-    the log-SD, atanh-correlation and log-dispersion scales from the Hessian of the ML
-    objective, transformed back (so never below zero); ``boundary`` flags estimates on the
-    boundary of the parameter space (singular fits), where Wald intervals mean nothing and are
-    left empty.
+    what the row is (``sd``, ``corr``, ``sigma`` or ``phi``). ML intervals are, by
+    ``ml_interval`` (column ``ml_interval``): ``"profile"`` (default) likelihood-profile
+    intervals (:mod:`hiermix.inference.profile`; an SD on the boundary gets lower limit 0),
+    ``"boot"`` parametric-bootstrap percentile intervals, or ``"wald"`` Wald intervals on the
+    log-SD, atanh-correlation and log-dispersion scales from the Hessian of the ML objective,
+    transformed back (so never below zero), left empty on the boundary. ``ml_se`` is always the
+    Wald (delta-method) standard error; ``boundary`` flags estimates on the boundary of the
+    parameter space (singular fits).
 ``ranef``
     long format (``grp``, ``level``, ``term``): conditional mode and conditional SD against
     posterior mean, SD and interval. ``ml_shrinkage = condsd^2 / sd^2`` and
@@ -91,6 +95,7 @@ def fixef_table(fit: Any, post: Any, ci: float) -> pd.DataFrame:
                      "ml_upper": ml[j] + z * se[j], **_post_stats(x, ci)})
     out = pd.DataFrame(rows, index=pd.Index(names, name="coef"))
     out["std_diff"] = (out["ml"] - out["post_mean"]) / out["post_sd"]
+    out["ml_interval"] = "wald"
     return out
 
 
@@ -103,8 +108,22 @@ def _residual_param(fit: Any) -> str | None:
     return None
 
 
-def varcorr_table(fit: Any, post: Any, ci: float) -> pd.DataFrame:
-    """Variance components keyed by (grp, var1, var2) as the frequentist ``varcorr``."""
+def varcorr_table(fit: Any, post: Any, ci: float, ml_interval: str = "wald",
+                  intervals: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Variance components keyed by (grp, var1, var2) as the frequentist ``varcorr``.
+
+    ``intervals``: profile or bootstrap limits by lme4's names (``confint``), which replace
+    the Wald limits; ``ml_interval`` names them.
+    """
+    keyed: dict[tuple[Any, Any, Any], tuple[float, float]] = {}
+    if intervals is not None:
+        from ..inference.bootstrap import layout_of
+
+        lay = layout_of(fit)
+        for name, key in zip(lay.names, lay.varcorr_keys(fit.design), strict=False):
+            if name in intervals.index:
+                keyed[key] = (float(intervals.loc[name, "lower"]),
+                              float(intervals.loc[name, "upper"]))
     vc = fit.varcorr
     if hasattr(fit, "varcorr_intervals"):
         wald = fit.varcorr_intervals(ci)
@@ -134,11 +153,13 @@ def varcorr_table(fit: Any, post: Any, ci: float) -> pd.DataFrame:
             x = np.asarray(da.sel({da.dims[-1]: pair_label(str(var1), var2)}).values)
             ml = float(vc["sdcor"].iat[i])
         w = wald.iloc[i]
+        lower, upper = keyed.get((grp, var1, var2), (w["ml_lower"], w["ml_upper"]))
         rows.append({"grp": grp, "var1": var1, "var2": var2, "param": param, "ml": ml,
-                     "ml_se": w["ml_se"], "ml_lower": w["ml_lower"], "ml_upper": w["ml_upper"],
+                     "ml_se": w["ml_se"], "ml_lower": lower, "ml_upper": upper,
                      "boundary": bool(w["boundary"]), **_post_stats(x, ci)})
     out = pd.DataFrame(rows)
     out["std_diff"] = (out["ml"] - out["post_mean"]) / out["post_sd"]
+    out["ml_interval"] = ml_interval
     return out
 
 
@@ -203,6 +224,7 @@ class Comparison:
     fit: Any
     post: Any
     ci: float
+    ml_interval: str = "wald"
 
     def plot_forest(self, path: Any = None) -> Any:
         """Forest plot of fixed effects and variance components; see :mod:`.plots`."""
@@ -233,7 +255,12 @@ class Comparison:
         return tables_html(self)
 
 
-def compare(fit: Any, post: Any, ci: float = 0.95) -> Comparison:
+#: Interval methods for the ML variance components in :func:`compare`.
+ML_INTERVALS = ("profile", "wald", "boot")
+
+
+def compare(fit: Any, post: Any, ci: float = 0.95, ml_interval: str = "profile",
+            nsim: int = 1000, seed: Any = None) -> Comparison:
     """Compare a maximum-likelihood fit with a posterior of the same model.
 
     Parameters
@@ -243,8 +270,13 @@ def compare(fit: Any, post: Any, ci: float = 0.95) -> Comparison:
     post
         A Bayesian result (``Model.sample()``) of the same formula on the same data.
     ci : float
-        Interval level for Wald and posterior intervals (default 0.95; ArviZ's own default
+        Interval level for ML and posterior intervals (default 0.95; ArviZ's own default
         would be 0.89).
+    ml_interval : {"profile", "wald", "boot"}
+        ML intervals for the variance components: likelihood profile (default), Wald on the
+        log / atanh scales, or parametric-bootstrap percentiles (``nsim`` replicates from
+        ``seed``). Fixed effects keep their Wald intervals. The tables' ``ml_interval``
+        column says which.
 
     Returns
     -------
@@ -257,6 +289,16 @@ def compare(fit: Any, post: Any, ci: float = 0.95) -> Comparison:
     """
     if not 0.0 < ci < 1.0:
         raise CompareError(f"ci must lie in (0, 1), not {ci!r}")
+    if ml_interval not in ML_INTERVALS:
+        raise CompareError(f"ml_interval must be one of {ML_INTERVALS}, not {ml_interval!r}")
     _check_same_model(fit, post)
-    return Comparison(fixef=fixef_table(fit, post, ci), varcorr=varcorr_table(fit, post, ci),
-                      ranef=ranef_table(fit, post, ci), fit=fit, post=post, ci=ci)
+    intervals = None
+    if ml_interval != "wald":
+        from ..inference import confint
+
+        intervals = confint(fit, parm="theta_", level=ci, method=ml_interval, nsim=nsim,
+                            seed=seed)
+    return Comparison(fixef=fixef_table(fit, post, ci),
+                      varcorr=varcorr_table(fit, post, ci, ml_interval, intervals),
+                      ranef=ranef_table(fit, post, ci), fit=fit, post=post, ci=ci,
+                      ml_interval=ml_interval)

@@ -174,9 +174,9 @@ class ParameterLayout:
                                     f"{len(self.names)} parameters: {list(self.names)}")
                 out.append(int(it))
             elif it == "theta_":
-                out += list(range(self.n_vc))
+                out += [i for i, k in enumerate(self.kinds) if k != "beta"]
             elif it == "beta_":
-                out += list(range(self.n_vc, len(self.names)))
+                out += [i for i, k in enumerate(self.kinds) if k == "beta"]
             elif it in self.names:
                 out.append(self.names.index(it))
             else:

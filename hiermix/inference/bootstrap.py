@@ -153,9 +153,15 @@ def _lmm_replicates(fit: Any, seeds: list[np.random.SeedSequence]) -> np.ndarray
     REML = bool(fit.REML)
     sim = ResponseSimulator(fit)
     out = np.empty((len(seeds), len(lay.names) + 1))
+    crit = base
+    dev = crit.deviance_function(REML)
     for r, ss in enumerate(seeds):
-        crit = base.with_response(design, sim.draw(np.random.default_rng(ss)))
-        dev = crit.deviance_function(REML)
+        y = sim.draw(np.random.default_rng(ss))
+        if base.one_term:
+            base.set_response(design, y)  # dev reads the rewritten blocks
+        else:
+            crit = base.with_response(design, y)
+            dev = crit.deviance_function(REML)
 
         theta, fmin = _minimize_theta(dev, theta0, lower, step)
         # lme4's restart_edge: a bounded entry at 0 that would lower the criterion by moving

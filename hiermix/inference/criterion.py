@@ -44,8 +44,8 @@ class LmmCriterion:
         self._q0 = gram.terms[0].q
         self._chol = None if self.one_term else BlockedCholesky(gram)
         self._D0 = np.ascontiguousarray(gram.D0)
-        self._AXY0 = np.ascontiguousarray(gram.AXY0)
-        self._ARR = np.ascontiguousarray(gram.ARR)
+        self._AXY0 = np.array(gram.AXY0, order="C")  # own copies: set_response writes them
+        self._ARR = np.array(gram.ARR, order="C")
 
     def parts(self, theta: np.ndarray) -> tuple[float, float, float, Any]:
         """(log|L_theta|^2, log|R_X|^2, r^2(theta), factor); r^2 is nan where L fails.
@@ -97,6 +97,22 @@ class LmmCriterion:
     def with_response(self, design: Design, y: np.ndarray) -> LmmCriterion:
         """The criterion for a new response y (n,) (offset not yet removed)."""
         return LmmCriterion(gram_with_response(self.gram, design, y))
+
+    def set_response(self, design: Design, y: np.ndarray) -> None:
+        """Replace the response in place, rewriting only the y parts of the blocks (one-term
+        models, the bootstrap's inner loop; others use :meth:`with_response`)."""
+        if self._chol is not None:
+            raise ValueError("set_response is for one-term models; use with_response")
+        yv = np.asarray(y, dtype=float) - design.offset
+        wy = design.weights * yv
+        t0 = design.reterms[0]
+        c0 = t0.codes
+        for j in range(self._q0):
+            self._AXY0[-1, j::self._q0] = np.bincount(c0, weights=t0.X[:, j] * wy,
+                                                      minlength=t0.nlevels)
+        self._ARR[:-1, -1] = design.X.T @ wy
+        self._ARR[-1, -1] = float(yv @ wy)
+        self._ARR[-1, :-1] = self._ARR[:-1, -1]
 
     def with_fixef(self, j: int, value: float) -> LmmCriterion:
         """The criterion with beta_j held at ``value`` (X loses column j, y becomes

@@ -188,3 +188,32 @@ def theta_from_sdcor(v: np.ndarray, qs: np.ndarray,
                 k += 1
         pos = k
     return out
+
+
+@njit(cache=True, nogil=True)
+def sdcor_from_theta(theta: np.ndarray, qs: np.ndarray,
+                     scale: float) -> np.ndarray:  # pragma: no cover - jit
+    """SDs and correlations in theta's order of Sigma_k = scale^2 Lambda_k Lambda_k' (the
+    inverse of :func:`theta_from_sdcor`; a correlation with a zero SD is 0)."""
+    out = np.empty(theta.size)
+    pos = 0
+    for q in qs:
+        lam = np.zeros((q, q))
+        k = pos
+        for j in range(q):
+            for i in range(j, q):
+                lam[i, j] = theta[k]
+                k += 1
+        cov = scale * scale * (lam @ lam.T)
+        sd = np.sqrt(np.maximum(np.diag(cov), 0.0))
+        k = pos
+        for j in range(q):
+            for i in range(j, q):
+                if i == j:
+                    out[k] = sd[i]
+                else:
+                    den = sd[i] * sd[j]
+                    out[k] = min(1.0, max(-1.0, cov[i, j] / den)) if den > 0.0 else 0.0
+                k += 1
+        pos = k
+    return out

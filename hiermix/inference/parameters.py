@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from ..covariance import cov_from_theta, theta_from_sd_corr
+from ..covariance import theta_from_sd_corr
 from ..design import Design
 from ..naming import RESIDUAL, lme4_name
-from .kernel import theta_from_sdcor
+from .kernel import sdcor_from_theta, theta_from_sdcor
 
 #: Kinds of parameter, in the order lme4 lists them.
 KINDS = ("sd", "cor", "sigma", "beta")
@@ -91,24 +91,8 @@ class ParameterLayout:
 
     def sdcor(self, theta: np.ndarray, scale: float = 1.0) -> np.ndarray:
         """The SDs and correlations (n_theta,) in theta's order, for Sigma_k = scale^2
-        Lambda_k Lambda_k'."""
-        out = np.empty(self.n_theta)
-        pos = 0
-        for q in self.qs:
-            k = q * (q + 1) // 2
-            cov = cov_from_theta(np.asarray(theta[pos:pos + k]), q, scale)
-            sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-            i_out = pos
-            for j in range(q):
-                for i in range(j, q):
-                    if i == j:
-                        out[i_out] = sd[i]
-                    else:
-                        den = sd[i] * sd[j]
-                        out[i_out] = cov[i, j] / den if den > 0 else 0.0
-                    i_out += 1
-            pos += k
-        return out
+        Lambda_k Lambda_k' (a correlation with a zero SD is 0)."""
+        return sdcor_from_theta(np.asarray(theta, dtype=float), self._qs_array, float(scale))
 
     def theta(self, sdcor: np.ndarray, scale: float = 1.0) -> np.ndarray:
         """theta (n_theta,) from SDs and correlations in theta's order (inverse of

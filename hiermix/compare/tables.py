@@ -120,10 +120,11 @@ def varcorr_table(fit: Any, post: Any, ci: float, ml_interval: str = "wald",
         from ..inference.bootstrap import layout_of
 
         lay = layout_of(fit)
+        limits = dict(zip(intervals.index, intervals[["lower", "upper"]].to_numpy(dtype=float),
+                          strict=True))
         for name, key in zip(lay.names, lay.varcorr_keys(fit.design), strict=False):
-            if name in intervals.index:
-                keyed[key] = (float(intervals.loc[name, "lower"]),
-                              float(intervals.loc[name, "upper"]))
+            if name in limits:
+                keyed[key] = (float(limits[name][0]), float(limits[name][1]))
     vc = fit.varcorr
     if hasattr(fit, "varcorr_intervals"):
         wald = fit.varcorr_intervals(ci)

@@ -47,11 +47,7 @@ def layout_of(fit: Any) -> ParameterLayout:
     if _is_lmm(fit):
         return ParameterLayout.of(fit.design, has_sigma=True)
     lay = ParameterLayout.of(fit.design, has_sigma=False)
-    if fit.design.family.has_dispersion:
-        return ParameterLayout(names=lay.names + ("phi",), kinds=lay.kinds + ("sigma",),
-                               n_vc=lay.n_vc, lower=np.append(lay.lower, 0.0),
-                               upper=np.append(lay.upper, np.inf), qs=lay.qs)
-    return lay
+    return lay.with_phi() if fit.design.family.has_dispersion else lay
 
 
 def estimates(fit: Any) -> np.ndarray:
@@ -117,12 +113,12 @@ def _minimize_theta(fun: Any, theta0: np.ndarray, lower: np.ndarray,
     import nlopt
 
     k = theta0.size
-    best = [np.inf, theta0.copy()]
+    best_f, best_x = [np.inf], [theta0.copy()]
 
     def f(x: np.ndarray, grad: np.ndarray) -> float:
         val = fun(x)
-        if val < best[0]:
-            best[0], best[1] = val, x.copy()
+        if val < best_f[0]:
+            best_f[0], best_x[0] = val, x.copy()
         return val if np.isfinite(val) else 1e300
 
     opt = nlopt.opt(nlopt.LN_BOBYQA, k)
@@ -135,7 +131,7 @@ def _minimize_theta(fun: Any, theta0: np.ndarray, lower: np.ndarray,
         opt.optimize(theta0.copy())
     except (nlopt.RoundoffLimited, RuntimeError, ValueError):
         pass
-    return best[1], float(best[0])
+    return best_x[0], float(best_f[0])
 
 
 def _lmm_replicates(fit: Any, seeds: list[np.random.SeedSequence]) -> np.ndarray:

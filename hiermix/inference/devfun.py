@@ -60,14 +60,14 @@ def minimize_box(fun: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.n
         Absolute tolerance on f and x (the profiles need the minimum to about 1e-8).
     """
     k = x0.size
-    best = [np.inf, x0.copy()]
+    best_f, best_x = [np.inf], [x0.copy()]
     if k == 0:
         return x0, float(fun(x0))
 
     def f(x: np.ndarray, grad: np.ndarray) -> float:
         val = float(fun(x))
-        if val < best[0]:
-            best[0], best[1] = val, x.copy()
+        if val < best_f[0]:
+            best_f[0], best_x[0] = val, x.copy()
         return val if np.isfinite(val) else 1e300
 
     x0 = np.clip(x0, lower, upper)
@@ -86,7 +86,7 @@ def minimize_box(fun: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.n
         opt.optimize(x0.copy())
     except (nlopt.RoundoffLimited, RuntimeError, ValueError):
         pass
-    return best[1], float(best[0])
+    return best_x[0], float(best_f[0])
 
 
 class Devfun:
@@ -202,14 +202,8 @@ class GlmmDevfun(Devfun):
             raise ModelError("profiles need the Laplace or quadrature likelihood; this fit "
                              "used nAGQ = 0 (beta from PIRLS): refit with nAGQ = 1")
         self.dispersion = self.obj.dispersion
-        base_layout = ParameterLayout.of(fit.design, has_sigma=False)
-        if self.dispersion:
-            names = base_layout.names + ("phi",)
-            base_layout = ParameterLayout(
-                names=names, kinds=base_layout.kinds + ("sigma",), n_vc=base_layout.n_vc,
-                lower=np.append(base_layout.lower, 0.0),
-                upper=np.append(base_layout.upper, np.inf), qs=base_layout.qs)
-        self.layout = base_layout
+        lay = ParameterLayout.of(fit.design, has_sigma=False)
+        self.layout = lay.with_phi() if self.dispersion else lay
         self.theta_hat = np.asarray(fit.theta, dtype=float)
         tail = [float(fit.phi)] if self.dispersion else []
         self.estimate = np.concatenate([self.layout.sdcor(self.theta_hat), fit.beta, tail])

@@ -85,6 +85,13 @@ class ParameterLayout:
         return cls(names=tuple(names), kinds=tuple(kinds), n_vc=n_vc, lower=lower, upper=upper,
                    qs=tuple(t.q for t in design.reterms))
 
+    def with_phi(self) -> ParameterLayout:
+        """The layout with a last parameter ``phi``, the dispersion of a GLMM (bounded below
+        by 0; lme4 does not profile it)."""
+        return ParameterLayout(names=(*self.names, "phi"), kinds=(*self.kinds, "sigma"),
+                               n_vc=self.n_vc, lower=np.append(self.lower, 0.0),
+                               upper=np.append(self.upper, np.inf), qs=self.qs)
+
     @property
     def n_theta(self) -> int:
         return sum(q * (q + 1) // 2 for q in self.qs)

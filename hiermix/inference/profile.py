@@ -91,19 +91,18 @@ class Profiler:
                        key=lambda p: side * (p[0] - est))
         inside = [(est, 0.0)] + [p for p in known if side * p[1] < z]
         outside = [p for p in known if side * p[1] >= z]
-        if outside:
-            a, b = inside[-1], outside[0]
-        else:
-            a = inside[-1]
-            prev = inside[-2] if len(inside) > 1 else None
-            if prev is None:
+        a: tuple[float, float] = inside[-1]
+        b: tuple[float, float] | None = outside[0] if outside else None
+        if b is None:
+            if len(inside) > 1:
+                prev = inside[-2]
+            else:
                 x = est + side * self._first_step(i)
                 if lay.kinds[i] == "beta":
                     x = est + side * z * self._first_step(i)
                 x = float(np.clip(x, lay.lower[i], lay.upper[i]))
                 zz = self.zeta(i, x)
                 prev, a = a, (x, zz)
-            b = None
             for _ in range(60):
                 if side * a[1] >= z:
                     b, a = a, prev
@@ -125,6 +124,12 @@ class Profiler:
                 prev, a = a, (x, zz)
             if b is None:
                 return float("nan")
+        return self._root(i, a, b, bound, side, z, xtol)
+
+    def _root(self, i: int, a: tuple[float, float], b: tuple[float, float], bound: float,
+              side: int, z: float, xtol: float) -> float:
+        """Brent's method on zeta_i - side z between a (inside) and b (at or past it)."""
+        target = side * z
         if b[0] == bound and side * b[1] <= z:
             return bound
         return float(optimize.brentq(lambda x: self.zeta(i, x) - target, a[0], b[0],

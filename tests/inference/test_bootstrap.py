@@ -62,7 +62,7 @@ def test_bootstrap_is_reproducible_and_parallel_safe() -> None:
     np.testing.assert_array_equal(a.replicates.to_numpy(), b.replicates.to_numpy())
     c = bootstrap(fit, 8, seed=6)
     assert not np.allclose(a.replicates.to_numpy(), c.replicates.to_numpy())
-    assert list(a.replicates.columns) == list(fit.confint(method="wald").index) + ["objective"]
+    assert list(a.replicates.columns) == [*fit.confint(method="wald").index, "objective"]
     # each replicate is the full fit of its simulated response
     y = fit.simulate(1, seed=np.random.default_rng(np.random.SeedSequence(5).spawn(8)[3]))
     refit = fit.refit(y.to_numpy()[:, 0])

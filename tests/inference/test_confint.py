@@ -1,10 +1,10 @@
 """``confint(method="wald")`` against lme4 1.1-31's ``confint(method = "Wald")``.
 
-LMMs: the fixed-effect limits to 1e-4 of the width (the estimates of hiermix and lme4 agree
-to about 1e-4 relative; the reference README). GLMMs: 1e-2 of the width: the engine's standard errors come from its own Hessian of the Laplace
-criterion and agree with lme4's to about 1.3% on cbpp (the engine's tests allow 1e-2
-relative, tests/frequentist/test_glmm_reference.py), and a limit moves by half that share of
-the width. lme4 leaves the variance parameters NA;
+LMMs: the fixed-effect limits to 1e-4 of the width (the estimates of hiermix and lme4 agree to
+about 1e-4 relative; the reference README). GLMMs: 1e-2 of the width: the engine's standard
+errors come from its own Hessian of the Laplace criterion and agree with lme4's to about 1.3%
+on cbpp (the engine's tests allow 1e-2 relative, tests/frequentist/test_glmm_reference.py),
+and a limit moves by half that share of the width. lme4 leaves the variance parameters NA;
 hiermix gives its log-scale Wald limits (checked for order and bounds here).
 """
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from .references import reference_fit
 
 from hiermix.covariance import theta_from_sd_corr
 from hiermix.frequentist.gram import build_gram
@@ -12,6 +11,8 @@ from hiermix.frequentist.lmm import fit_lmm
 from hiermix.inference.bootstrap import ResponseSimulator
 from hiermix.inference.criterion import LmmCriterion
 from hiermix.inference.parameters import ParameterLayout
+
+from .references import reference_fit
 
 
 @pytest.mark.parametrize("ref_id", ["sleepstudy_reml", "penicillin_crossed"])

@@ -11,11 +11,12 @@ import pickle
 
 import numpy as np
 import pytest
-from .references import inference_reference, reference_fit
 
 import hiermix as hm
 from hiermix.errors import DataError
 from hiermix.inference import profile, profile_confint
+
+from .references import inference_reference, reference_fit
 
 LMM_TOL = 2e-3
 GLMM_TOL = 5e-3

@@ -122,7 +122,7 @@ def varcorr_table(fit: Any, post: Any, ci: float, ml_interval: str = "wald",
         lay = layout_of(fit)
         limits = dict(zip(intervals.index, intervals[["lower", "upper"]].to_numpy(dtype=float),
                           strict=True))
-        for name, key in zip(lay.names, lay.varcorr_keys(fit.design), strict=False):
+        for name, key in lay.varcorr_keys(fit.design).items():
             if name in limits:
                 keyed[key] = (float(limits[name][0]), float(limits[name][1]))
     vc = fit.varcorr

@@ -35,19 +35,19 @@ def wald_confint(fit: Any, parm: Any = None, level: float = 0.95) -> pd.DataFram
     lay = layout_of(fit)
     z = float(stats.norm.ppf(0.5 + level / 2))
     vc = fit.varcorr_intervals(level)
-    keys = lay.varcorr_keys(fit.design)
     rows: dict[str, tuple[float, float]] = {}
-    for name, (grp, v1, v2) in zip(lay.names[:len(keys)], keys, strict=False):
+    for name, (grp, v1, v2) in lay.varcorr_keys(fit.design).items():
         sel = vc[(vc["grp"] == grp) & (vc["var1"].isna() if v1 is None else vc["var1"] == v1)
                  & (vc["var2"].isna() if v2 is None else vc["var2"] == v2)]
         rows[name] = ((float(sel["ml_lower"].iat[0]), float(sel["ml_upper"].iat[0]))
                       if len(sel) else (np.nan, np.nan))
     beta = np.asarray(fit.beta, dtype=float)
     se = np.asarray(fit.fixef_se, dtype=float)
-    for name, b, s in zip(lay.names[len(keys):], beta, se, strict=True):
+    betas = [n for n, k in zip(lay.names, lay.kinds, strict=True) if k == "beta"]
+    for name, b, s in zip(betas, beta, se, strict=True):
         rows[name] = (b - z * s, b + z * s)
     out = pd.DataFrame.from_dict(rows, orient="index", columns=["lower", "upper"])
-    out = out.loc[[lay.names[i] for i in lay.select(parm)]]
+    out = out.loc[[lay.names[i] for i in lay.select(parm)]]  # lme4's order
     out.attrs["method"] = "wald"
     out.attrs["level"] = level
     return out

@@ -131,17 +131,18 @@ class ParameterLayout:
             pos += k
         return np.concatenate(parts)
 
-    def varcorr_keys(self, design: Design) -> list[tuple[str, str | None, str | None]]:
-        """(grp, var1, var2) of ``fit.varcorr``'s row for each variance parameter, in order
+    def varcorr_keys(self, design: Design) -> dict[str, tuple[str, str | None, str | None]]:
+        """Variance parameter name -> (grp, var1, var2) of its row in ``fit.varcorr``
         (``("Residual", None, None)`` for sigma or phi)."""
-        out: list[tuple[str, str | None, str | None]] = []
+        keys: list[tuple[str, str | None, str | None]] = []
         for t in design.reterms:
             for j in range(t.q):
                 for i in range(j, t.q):
-                    out.append((t.label, t.cnames[i], None) if i == j
-                               else (t.label, t.cnames[j], t.cnames[i]))
-        out += [(RESIDUAL, None, None)] * (len(self.names) - len(out) - design.p)
-        return out
+                    keys.append((t.label, t.cnames[i], None) if i == j
+                                else (t.label, t.cnames[j], t.cnames[i]))
+        names = [n for n, k in zip(self.names, self.kinds, strict=True) if k != "beta"]
+        keys += [(RESIDUAL, None, None)] * (len(names) - len(keys))
+        return dict(zip(names, keys, strict=True))
 
     def select(self, parm: Any) -> list[int]:
         """Indices of the parameters named by ``parm`` (None: all; names; ``"theta_"`` or

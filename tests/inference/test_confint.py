@@ -45,3 +45,34 @@ def test_wald_boundary_rows_are_empty() -> None:
     ci = fit.confint(method="wald")
     assert np.isnan(ci.loc["sd_(Intercept)|Batch"]).all()
     assert np.isfinite(ci.loc["sigma"]).all()
+
+
+def test_dispersion_glmm_rows_line_up() -> None:
+    """A Gamma GLMM has phi after the fixed effects; each interval holds its own estimate."""
+    from catalogue import load_data
+
+    import hiermix as hm
+
+    fit = hm.glmer("y ~ x + (1 | grupo)", load_data("seed_gamma_intercept"), family="Gamma",
+                   link="log")
+    ci = fit.confint(method="wald")
+    assert list(ci.index) == ["sd_(Intercept)|grupo", "(Intercept)", "x", "phi"]
+    est = {"sd_(Intercept)|grupo": float(fit.varcorr["sdcor"].iat[0]), "phi": fit.phi,
+           "(Intercept)": fit.beta[0], "x": fit.beta[1]}
+    for name, value in est.items():
+        assert ci.loc[name, "lower"] < value < ci.loc[name, "upper"], name
+
+
+@pytest.mark.slow
+def test_dispersion_glmm_profile_phi() -> None:
+    from catalogue import load_data
+
+    import hiermix as hm
+
+    fit = hm.glmer("y ~ x + (1 | grupo)", load_data("seed_gamma_intercept"), family="Gamma",
+                   link="log")
+    prof = fit.confint(parm="phi")
+    wald = fit.confint(method="wald", parm="phi")
+    assert prof.loc["phi", "lower"] < fit.phi < prof.loc["phi", "upper"]
+    # 200 observations: the profile and the log-scale Wald limits of phi agree to a few %
+    np.testing.assert_allclose(prof.to_numpy(), wald.to_numpy(), rtol=0.05)

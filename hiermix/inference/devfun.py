@@ -35,6 +35,7 @@ import numpy as np
 
 from ..errors import ModelError
 from .criterion import LmmCriterion
+from .kernel import BINOMIAL_LOGIT, POISSON_LOG, scalar_laplace
 from .parameters import ParameterLayout
 
 #: Deviance this far below the fit's (in units of -2 log L) means the fit had not converged.
@@ -199,6 +200,7 @@ class GlmmDevfun(Devfun):
                              "(lme4_compat=True) has none; refit with lme4_compat=False")
         self.obj = GlmmObjective(fit.design, nAGQ=max(int(fit.nAGQ), 1),
                                  lme4_compat=bool(getattr(fit, "lme4_compat", False)))
+        self.compiled = ScalarLaplace.for_design(fit.design, int(fit.nAGQ))
         if int(fit.nAGQ) == 0:
             raise ModelError("profiles need the Laplace or quadrature likelihood; this fit "
                              "used nAGQ = 0 (beta from PIRLS): refit with nAGQ = 1")
@@ -208,8 +210,7 @@ class GlmmDevfun(Devfun):
         self.theta_hat = np.asarray(fit.theta, dtype=float)
         tail = [float(fit.phi)] if self.dispersion else []
         self.estimate = np.concatenate([self.layout.sdcor(self.theta_hat), fit.beta, tail])
-        x_hat = self._x(self.estimate)
-        self.base = float(self.obj(x_hat))
+        self.base = self.deviance(self.estimate)
         if not np.isfinite(self.base):
             raise ModelError("the Laplace criterion is undefined at the estimates")
         nv = self.layout.n_vc
@@ -230,6 +231,8 @@ class GlmmDevfun(Devfun):
     def deviance(self, pars: np.ndarray) -> float:
         if self.dispersion and not pars[-1] > 0:
             return float("inf")
+        if self.compiled is not None:
+            return self.compiled(pars[0], pars[1:])
         return float(self.obj(self._x(pars)))
 
     def fix(self, i: int, value: float, start: np.ndarray) -> tuple[float, np.ndarray]:
@@ -251,6 +254,49 @@ class GlmmDevfun(Devfun):
         pars[i] = value
         pars[others] = x0 + x * s
         return dev, pars
+
+
+class ScalarLaplace:
+    """The compiled Laplace deviance (:func:`hiermix.inference.kernel.scalar_laplace`) of a
+    GLMM with one scalar random-effects term, binomial-logit or poisson-log, Laplace
+    (nAGQ = 1), as a function of (theta, beta); it differs from the engine's criterion by a
+    constant, which zeta never sees. The modes of the last evaluation start the next."""
+
+    def __init__(self, design: Any, family: int) -> None:
+        t = design.reterms[0]
+        self.X = np.asarray(design.X, dtype=float)
+        self.offset = np.asarray(design.offset, dtype=float)
+        self.z = np.ascontiguousarray(t.X[:, 0], dtype=float)
+        codes = np.asarray(t.codes, dtype=np.int64)
+        self.order = np.argsort(codes, kind="stable").astype(np.int64)
+        self.starts = np.searchsorted(codes[self.order], np.arange(t.nlevels + 1)).astype(
+            np.int64)
+        self.y = np.asarray(design.y, dtype=float)
+        self.wt = np.asarray(design.weights, dtype=float)
+        self.family = family
+        self.u = np.zeros(t.nlevels)
+
+    @classmethod
+    def for_design(cls, design: Any, nAGQ: int) -> ScalarLaplace | None:
+        """The compiled criterion when it applies (else None: the engine's is used)."""
+        fam = design.family
+        kind = {("binomial", "logit"): BINOMIAL_LOGIT, ("poisson", "log"): POISSON_LOG}.get(
+            (fam.name, fam.link.name))
+        terms = design.reterms
+        if kind is None or nAGQ != 1 or len(terms) != 1 or terms[0].q != 1:
+            return None
+        if np.any(np.asarray(terms[0].codes) < 0):
+            return None
+        return cls(design, kind)
+
+    def __call__(self, theta: float, beta: np.ndarray) -> float:
+        eta0 = self.X @ beta + self.offset
+        u = self.u.copy()
+        val = scalar_laplace(float(theta), eta0, self.z, self.order, self.starts, self.y,
+                             self.wt, self.family, u)
+        if np.isfinite(val):
+            self.u = u
+        return float(val)
 
 
 def devfun_for(fit: Any) -> Devfun:

@@ -1,4 +1,6 @@
-"""A compiled profiled criterion for linear mixed models with one random-effects term.
+"""Compiled criteria for the small models that profiles and bootstraps evaluate most: a linear
+mixed model with one random-effects term, and (:func:`scalar_laplace`) the Laplace deviance of
+a binomial or poisson GLMM with one scalar term.
 
 Profiles and bootstraps evaluate the criterion tens of thousands of times on small models;
 the engine's :class:`~hiermix.frequentist.blocked.BlockedCholesky` is general (any number of
@@ -217,3 +219,104 @@ def sdcor_from_theta(theta: np.ndarray, qs: np.ndarray,
                 k += 1
         pos = k
     return out
+
+
+#: Families of :func:`scalar_laplace`: binomial with the logit link, poisson with the log link.
+BINOMIAL_LOGIT, POISSON_LOG = 0, 1
+
+
+@njit(cache=True, nogil=True)
+def _group_terms(theta: float, ug: float, eta0: np.ndarray, z: np.ndarray, order: np.ndarray,
+                 lo: int, hi: int, y: np.ndarray, wt: np.ndarray, family: int
+                 ) -> tuple[float, float, float, float, float]:  # pragma: no cover - jit
+    """For one group at u_g: the objective sum log p - u_g^2 / 2, its first and second
+    derivatives in u_g, sum log p, and sum z^2 w (w the Fisher weights)."""
+    ll = 0.0
+    grad = -ug
+    hess = -1.0
+    s = 0.0
+    for k in range(lo, hi):
+        i = order[k]
+        eta = eta0[i] + theta * z[i] * ug
+        if family == 0:
+            # log mu = -log(1 + e^-eta), log(1 - mu) = -log(1 + e^eta)
+            lmu = -np.log1p(np.exp(-eta)) if eta > -30.0 else eta
+            l1mu = -np.log1p(np.exp(eta)) if eta < 30.0 else -eta
+            mu = np.exp(lmu)
+            ll += wt[i] * (y[i] * lmu + (1.0 - y[i]) * l1mu)
+            v = mu * (1.0 - mu)
+        else:
+            mu = np.exp(eta)
+            ll += wt[i] * (y[i] * eta - mu)
+            v = mu
+        tz = theta * z[i]
+        grad += tz * wt[i] * (y[i] - mu)
+        hess -= tz * tz * wt[i] * v
+        s += z[i] * z[i] * wt[i] * v
+    return ll - 0.5 * ug * ug, grad, hess, ll, s
+
+
+@njit(cache=True, nogil=True)
+def scalar_laplace(theta: float, eta0: np.ndarray, z: np.ndarray, order: np.ndarray,
+                   starts: np.ndarray, y: np.ndarray, wt: np.ndarray, family: int,
+                   u: np.ndarray) -> float:  # pragma: no cover - jit
+    """The Laplace deviance of a GLMM with one scalar random-effects term and a canonical
+    link, up to a constant free of the parameters.
+
+    With beta fixed the conditional modes decouple by group: u_g maximises
+    sum_{i in g} log p(y_i | eta0_i + theta z_i u_g) - u_g^2 / 2, a concave scalar problem
+    solved by Newton's method with step halving from the previous modes ``u`` (updated in
+    place). Then
+
+        -2 sum_i log p(y_i | mu_i) + sum_g u_g^2 + sum_g log(1 + theta^2 sum_{i in g} z_i^2 w_i)
+
+    with w_i = wt_i V(mu_i), the Fisher (here also the observed) weights at the modes: the
+    engine's Laplace criterion (:mod:`hiermix.frequentist.laplace`) without its constant.
+
+    Parameters
+    ----------
+    theta : float
+    eta0 : ndarray, shape (n,)
+        X beta + offset.
+    z : ndarray, shape (n,)
+        The term's column (1 for a random intercept).
+    order, starts : ndarray of int, shapes (n,), (l + 1,)
+        Observations sorted by group and where each group starts.
+    y, wt : ndarray, shape (n,)
+        Response (binomial: proportion) and prior weights (binomial: trials).
+    family : int
+        :data:`BINOMIAL_LOGIT` or :data:`POISSON_LOG`.
+    u : ndarray, shape (l,)
+        Starting modes; overwritten with the modes.
+
+    Returns
+    -------
+    float
+        +inf when Newton's method fails to converge.
+    """
+    nlev = starts.size - 1
+    total = 0.0
+    for g in range(nlev):
+        ug = u[g]
+        f, grad, hess, ll, s = _group_terms(theta, ug, eta0, z, order, starts[g],
+                                            starts[g + 1], y, wt, family)
+        ok = False
+        for _ in range(200):
+            step = -grad / hess
+            # Newton's step, halved until the (concave) objective does not decrease
+            for _ in range(60):
+                f_new, g_new, h_new, ll_new, s_new = _group_terms(
+                    theta, ug + step, eta0, z, order, starts[g], starts[g + 1], y, wt, family)
+                if f_new >= f - 1e-12 * (1.0 + abs(f)):
+                    break
+                step *= 0.5
+            ug += step
+            f, grad, hess, ll, s = f_new, g_new, h_new, ll_new, s_new
+            if abs(step) < 1e-11 * (1.0 + abs(ug)):
+                ok = True
+                break
+        if not ok or not np.isfinite(f):
+            return np.inf
+        u[g] = ug
+        total += -2.0 * ll + ug * ug + np.log(1.0 + theta * theta * s)
+    return total

@@ -121,6 +121,8 @@ def _timed(fn: Any, repeat: int) -> tuple[float, float]:
 
 def _report(what: str, ours: tuple[float, float], lme4: float, target: float) -> None:
     wall, cpu = ours
+    if "n_jobs" in what:
+        cpu = float("nan")  # the workers' CPU time is not this process's
     rw, rc = wall / lme4, cpu / lme4
     print(f"  {what:28s} hiermix wall {wall:7.3f} s, cpu {cpu:7.3f} s | lme4 {lme4:7.3f} s | "
           f"ratio wall {rw:5.3f}, cpu {rc:5.3f} (target <= {target}: "

@@ -335,6 +335,15 @@ class BootstrapResult:
                 f"{self.seconds:.3g} s>")
 
 
+def _context() -> Any:
+    """Worker processes start from a fork server that has imported this module once per
+    session (forking the calling process itself can deadlock when BLAS threads run in it);
+    the first parallel bootstrap of a session pays that import, a few seconds."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ctx
+
+
 def bootstrap(fit: Any, nsim: int, seed: Any = None, n_jobs: int | None = None
               ) -> BootstrapResult:
     """Parametric bootstrap of a fit (see the module docstring).
@@ -347,7 +356,9 @@ def bootstrap(fit: Any, nsim: int, seed: Any = None, n_jobs: int | None = None
     seed : int, sequence of int or None
         Entropy of the SeedSequence (None: fresh entropy, recorded in the result).
     n_jobs : int or None
-        Worker processes; None or 1 runs in this process.
+        Worker processes; None or 1 runs in this process. Workers start from a fork server
+        (the first parallel call of a session imports hiermix there, a few seconds), so
+        processes pay off for long bootstraps: GLMMs and large LMMs.
 
     Returns
     -------
@@ -366,9 +377,7 @@ def bootstrap(fit: Any, nsim: int, seed: Any = None, n_jobs: int | None = None
         out = _replicates(fit, seeds)
     else:
         chunks = [list(c) for c in np.array_split(np.array(seeds, dtype=object), jobs)]
-        # forkserver: forking a process that runs BLAS or numba threads can deadlock
-        ctx = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
             out = np.vstack(list(pool.map(_replicates, [fit] * jobs, chunks)))
     seconds = time.perf_counter() - start
     reps = pd.DataFrame(out, columns=[*lay.names, "objective"])

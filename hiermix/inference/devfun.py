@@ -19,6 +19,9 @@ Generalised linear mixed models
     from the engine's :class:`~hiermix.frequentist.laplace.GlmmObjective`; every other
     parameter, fixed effects included, is optimised (lme4 does the same with ``d0``). SDs and
     correlations are those of Sigma_k = Lambda_k Lambda_k' (theta is not relative to a scale).
+    For one scalar term with a binomial-logit or poisson-log model (cbpp, Contraception) the
+    compiled :class:`ScalarLaplace` replaces the engine's criterion: it differs from it by a
+    constant only, and zeta takes differences.
 
 Each fixed value starts its optimisation from the nearest point already profiled (lme4's
 ``startmethod = "prev"``).

@@ -11,7 +11,9 @@ and column of the Gram blocks are recomputed for y*_r
 (:func:`hiermix.inference.criterion.gram_with_response`, O(n) once per replicate), the
 criterion is the compiled one of :mod:`hiermix.inference.kernel` when the model has one
 random-effects term, and BOBYQA starts from the fit's theta-hat (with lme4's restart from the
-boundary). GLMMs are refitted by the engine, starting from the fit's estimates.
+boundary). A binomial-logit or poisson-log GLMM with one scalar term (Laplace) is refitted
+through the compiled Laplace criterion of :mod:`hiermix.inference.kernel`; other GLMMs by the
+engine, starting from the fit's estimates.
 
 Statistics per replicate, named as :func:`hiermix.inference.confint` names its rows: the SDs
 and correlations of each term, ``sigma`` (LMMs; ``phi`` for GLMMs with a dispersion), the
@@ -31,6 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError
+from .kernel import BINOMIAL_LOGIT
 from .parameters import ParameterLayout
 
 #: Methods of :meth:`BootstrapResult.confint`.
@@ -180,8 +183,55 @@ def _lmm_replicates(fit: Any, seeds: list[np.random.SeedSequence]) -> np.ndarray
     return out
 
 
+def _scalar_glmm_replicates(fit: Any, compiled: Any,
+                            seeds: list[np.random.SeedSequence]) -> np.ndarray:
+    """Replicates of a one-scalar-term binomial or poisson GLMM (Laplace) through the compiled
+    criterion: BOBYQA over (theta, beta) from the fit's estimates, beta whitened by its
+    covariance as the engine's joint stage does; modes start from 0 in every replicate."""
+    from scipy.special import gammaln
+
+    design = fit.design
+    p = design.p
+    beta0 = np.asarray(fit.beta, dtype=float)
+    V = np.asarray(fit.vcov_beta, dtype=float)
+    try:
+        C = np.linalg.cholesky(0.5 * (V + V.T))
+    except np.linalg.LinAlgError:
+        C = np.diag(np.sqrt(np.clip(np.abs(np.diag(V)), 1e-12, None)))
+    theta0 = float(fit.theta[0])
+    x0 = np.concatenate([[theta0], np.zeros(p)])
+    lower = np.concatenate([[0.0], np.full(p, -np.inf)])
+    step = np.concatenate([[max(0.1 * abs(theta0), 0.05)], np.full(p, 0.5)])
+    wt = compiled.wt
+    out = np.empty((len(seeds), 2 + p))
+    for r, ss in enumerate(seeds):
+        y = fit.simulate(1, seed=np.random.default_rng(ss)).to_numpy()[:, 0]
+        compiled.y = np.asarray(y, dtype=float)
+        compiled.u = np.zeros_like(compiled.u)
+
+        def dev(x: np.ndarray) -> float:
+            return compiled(x[0], beta0 + C @ x[1:])
+
+        x, fmin = _minimize_theta(dev, x0, lower, step)
+        # the terms of -2 log p(y | mu) free of mu, which the compiled criterion leaves out
+        if compiled.family == BINOMIAL_LOGIT:
+            k = wt * y
+            const = -2.0 * float(np.sum(gammaln(wt + 1) - gammaln(k + 1) - gammaln(wt - k + 1)))
+        else:
+            const = 2.0 * float(np.sum(wt * gammaln(y + 1)))
+        out[r] = np.concatenate([[x[0]], beta0 + C @ x[1:], [fmin + const]])
+    return out
+
+
 def _glmm_replicates(fit: Any, seeds: list[np.random.SeedSequence]) -> np.ndarray:
     import warnings
+
+    from .devfun import ScalarLaplace
+
+    compiled = (ScalarLaplace.for_design(fit.design, int(fit.nAGQ))
+                if not fit.lme4_compat else None)
+    if compiled is not None:
+        return _scalar_glmm_replicates(fit, compiled, seeds)
 
     from ..frequentist.checks import ConvergenceWarning
     from ..frequentist.glmm import fit_glmm

@@ -101,10 +101,22 @@ def test_bootstrap_result_confint_pickle_and_datatree() -> None:
 
 
 def test_glmm_bootstrap_refits() -> None:
+    """cbpp's replicates go through the compiled Laplace criterion: each equals the engine's
+    fit of the same simulated response (parameters to the optimisers' tolerance, about 1e-5;
+    the criterion, constants included, to 1e-6)."""
+    from hiermix.frequentist.glmm import fit_glmm
+
     fit = reference_fit("cbpp_laplace")
     boot = bootstrap(fit, 3, seed=2)
     assert list(boot.replicates.columns) == ["sd_(Intercept)|herd", "(Intercept)", "period2",
                                              "period3", "period4", "objective"]
     assert np.all(np.isfinite(boot.replicates.to_numpy()))
+    for r, ss in enumerate(np.random.SeedSequence(2).spawn(3)):
+        y = fit.simulate(1, seed=np.random.default_rng(ss)).to_numpy()[:, 0]
+        rep = fit_glmm(fit.design.with_response(y), check_derivs=False)
+        row = boot.replicates.iloc[r].to_numpy()
+        np.testing.assert_allclose(row[:-1], np.concatenate([rep.theta, rep.beta]),
+                                   atol=1e-4)
+        assert row[-1] == pytest.approx(rep.objective, abs=1e-6)
     ci = fit.confint(method="boot", nsim=3, seed=2)
     np.testing.assert_allclose(ci.to_numpy(), boot.confint().to_numpy())

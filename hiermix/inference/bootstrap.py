@@ -255,9 +255,10 @@ def _glmm_replicates(fit: Any, seeds: list[np.random.SeedSequence]) -> np.ndarra
 
 def _replicates(fit: Any, seeds: list[np.random.SeedSequence]) -> np.ndarray:
     """Statistics (len(seeds), k + 1) of the replicates with these seeds (a worker's job)."""
-    from ..frequentist.lmm import _blas_limit
+    from threadpoolctl import threadpool_limits
 
-    with _blas_limit(1):
+    # the blocks are tiny: BLAS threads cost more than they gain (as in the engine's fits)
+    with threadpool_limits(limits=1, user_api="blas"):
         if _is_lmm(fit):
             return _lmm_replicates(fit, seeds)
         return _glmm_replicates(fit, seeds)
@@ -286,6 +287,9 @@ class BootstrapResult:
     seconds: float
     formula: str = ""
     _layout: Any = field(default=None, repr=False)
+    # the terms' labels and columns, and the fixed effects' hiermix names, for to_datatree
+    _terms: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), repr=False)
+    _fixef_names: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def nsim(self) -> int:
@@ -375,10 +379,6 @@ class BootstrapResult:
                          "hiermix_kind": f"parametric bootstrap, {self.nsim} replicates",
                          "formula": self.formula})
         return xr.DataTree.from_dict({"posterior": ds})
-
-    # the terms' labels and columns, and the fixed effects' hiermix names, for to_datatree
-    _terms: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), repr=False)
-    _fixef_names: tuple[str, ...] = field(default=(), repr=False)
 
     def __repr__(self) -> str:
         return (f"<BootstrapResult {self.formula} | {self.nsim} replicates in "

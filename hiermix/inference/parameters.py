@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from ..covariance import theta_from_sd_corr
 from ..design import Design
 from ..naming import RESIDUAL, lme4_name
 from .kernel import sdcor_from_theta, theta_from_sdcor
@@ -109,27 +108,6 @@ class ParameterLayout:
     @property
     def _qs_array(self) -> np.ndarray:
         return np.asarray(self.qs, dtype=np.int64)
-
-    def theta_reference(self, sdcor: np.ndarray, scale: float = 1.0) -> np.ndarray:
-        """:meth:`theta` through :func:`hiermix.covariance.theta_from_sd_corr` (for tests)."""
-        parts = []
-        pos = 0
-        for q in self.qs:
-            k = q * (q + 1) // 2
-            v = sdcor[pos:pos + k]
-            sd = np.empty(q)
-            corr = np.eye(q)
-            idx = 0
-            for j in range(q):
-                for i in range(j, q):
-                    if i == j:
-                        sd[i] = v[idx]
-                    else:
-                        corr[i, j] = corr[j, i] = v[idx]
-                    idx += 1
-            parts.append(theta_from_sd_corr(sd, corr, scale=scale))
-            pos += k
-        return np.concatenate(parts)
 
     def varcorr_keys(self, design: Design) -> dict[str, tuple[str, str | None, str | None]]:
         """Variance parameter name -> (grp, var1, var2) of its row in ``fit.varcorr``

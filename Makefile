@@ -36,6 +36,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check hiermix tests benchmarks
 	$(VENV)/bin/mypy hiermix
 
+# The site, strict: its hooks (docs/hooks/) copy MathJax from the docs extra into the site,
+# write the CLI reference from the parser, and fail the build on a literal Sphinx role or an
+# asset loaded from another host.
 docs: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[docs]"
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict

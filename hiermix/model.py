@@ -9,14 +9,16 @@ over public stages, in the manner of lme4's ``lmer()`` over ``lFormula`` and ``m
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from .design import Design, build_design
+from .errors import FormulaSyntaxError
 from .family import Family, Link, get_family
 from .formula import parse
+from .formula.transforms import validate_transforms
 from .spec import ModelSpec
 
 
@@ -41,6 +43,12 @@ class Model:
         many (``design.n_dropped``); ``"raise"`` refuses them.
     data_name : str or None
         The name summaries print after "Data:"; defaults to ``data.attrs["name"]`` if set.
+    transforms : dict of str to callable, optional
+        Your own functions the formula may call, e.g. ``{"logit": my_logit}``. A formula can
+        call nothing else but the allowed transforms (``log``, ``sqrt``, ``I``, ``C``,
+        ``poly``, ``scale`` ...; see :mod:`hiermix.formula.allowlist`). Each function takes
+        arrays by position and returns an array of the same length; module-level functions
+        keep the model picklable.
 
     Attributes
     ----------
@@ -59,14 +67,22 @@ class Model:
         offset: Any = None,
         na_action: str = "omit",
         data_name: str | None = None,
+        transforms: Mapping[str, Callable[..., Any]] | None = None,
     ) -> None:
-        self._spec = parse(formula) if isinstance(formula, str) else formula
+        user = validate_transforms(transforms)
+        if isinstance(formula, str):
+            self._spec = parse(formula, transforms=tuple(user))
+        elif isinstance(formula, ModelSpec):
+            self._spec = formula
+        else:
+            raise FormulaSyntaxError("a formula must be a string such as 'y ~ x + (1 | g)' "
+                                     f"(or a ModelSpec), not {type(formula).__name__}", "")
         self._family = get_family(family, link)
         if data_name is None and isinstance(data, pd.DataFrame):
             data_name = str(data.attrs.get("name", ""))
         self._design = build_design(self._spec, data, self._family, weights=weights,
                                     offset=offset, na_action=na_action,
-                                    data_name=data_name or "")
+                                    data_name=data_name or "", transforms=user)
 
     @property
     def spec(self) -> ModelSpec:
@@ -91,11 +107,12 @@ class Model:
         return (f"Model({self.formula!r}, family={self._family.r_name}({self._family.link.name})"
                 f", n={d.nobs}, p={d.p}, groups {{{grps}}}{dropped})")
 
-    def fit(self, REML: bool = True, nAGQ: int = 1, **kwargs: Any) -> Any:
+    def fit(self, REML: bool | None = None, nAGQ: int = 1, **kwargs: Any) -> Any:
         """Fit by maximum likelihood (REML for linear mixed models by default), as lme4 does.
 
         Gaussian models with the identity link go to the LMM engine (``lmer``); every other
-        family or link to the GLMM engine (``glmer``, Laplace for ``nAGQ=1``). See
+        family or link to the GLMM engine (``glmer``, Laplace for ``nAGQ=1``), which refuses
+        ``REML=True`` (:class:`~hiermix.errors.ArgumentError`). See
         :func:`hiermix.lmer` and :func:`hiermix.glmer` for the keyword arguments.
         """
         from .frequentist import fit as fit_design

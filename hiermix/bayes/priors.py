@@ -35,11 +35,12 @@ class               default                               source of the rule
   ``s = |g'(mean(y))| sd(y)``, the first-order standard deviation of g(y).
 
 Presets: ``"default"`` (the table) and ``"flat"`` (improper uniform priors on the intercept and
-the coefficients, so that the posterior of beta is proportional to the likelihood; the
-variance components keep their defaults). Any class can be overridden with a prior object:
-``{"intercept": Normal(0, 10), "coef": Normal(0, 1), "sd": HalfNormal(5),
-"sd_Subject": HalfNormal(10), "corr": LKJ(2), "sigma": Exponential(0.1)}``, where ``sd`` and
-``corr`` apply to every term and ``sd_<label>`` / ``corr_<label>`` to one.
+the coefficients only; the SDs, correlations and sigma or phi keep their default priors, so
+the posterior is the likelihood times those priors, and only beta's conditional posterior
+given the variance components is proportional to the likelihood). Any class can be
+overridden with a prior object: ``{"intercept": Normal(0, 10), "coef": Normal(0, 1),
+"sd": HalfNormal(5), "sd_Subject": HalfNormal(10), "corr": LKJ(2), "sigma": Exponential(0.1)}``,
+where ``sd`` and ``corr`` apply to every term and ``sd_<label>`` / ``corr_<label>`` to one.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ Three tables, each a join on the names of :mod:`hiermix.naming`:
     index = coefficient names; ``ml``, ``ml_se``, ``ml_lower``, ``ml_upper`` (Wald, at ``ci``;
     column ``ml_interval`` says so),
     ``post_mean``, ``post_median``, ``post_sd``, ``post_lower``, ``post_upper`` (equal-tailed at
-    ``ci``), ``rhat``, ``ess_bulk``, ``ess_tail`` and ``std_diff = (ml - post_mean) / post_sd``.
+    ``ci``), ``mcse_mean`` (Monte Carlo standard error of ``post_mean``), ``rhat``,
+    ``ess_bulk``, ``ess_tail`` (the tail ESS of the interval's two quantiles) and
+    ``std_diff = (ml - post_mean) / post_sd``.
 ``varcorr``
     keyed by ``grp``, ``var1``, ``var2`` exactly as the frequentist ``varcorr``; ``param`` says
     what the row is (``sd``, ``corr``, ``sigma`` or ``phi``). ML intervals are, by
@@ -16,7 +18,8 @@ Three tables, each a join on the names of :mod:`hiermix.naming`:
     log-SD, atanh-correlation and log-dispersion scales from the Hessian of the ML objective,
     transformed back (so never below zero), left empty on the boundary. ``ml_se`` is always the
     Wald (delta-method) standard error; ``boundary`` flags estimates on the boundary of the
-    parameter space (singular fits).
+    parameter space (singular fits). The posterior columns and ``std_diff`` are those of
+    ``fixef``.
 ``ranef``
     long format (``grp``, ``level``, ``term``): conditional mode and conditional SD against
     posterior mean, SD and interval. ``ml_shrinkage = condsd^2 / sd^2`` and
@@ -37,8 +40,8 @@ from scipy.special import ndtri
 from ..errors import CompareError
 from ..naming import b_var, corr_var, pair_label, sd_var
 
-POST_COLUMNS = ["post_mean", "post_median", "post_sd", "post_lower", "post_upper", "rhat",
-                "ess_bulk", "ess_tail"]
+POST_COLUMNS = ["post_mean", "post_median", "post_sd", "post_lower", "post_upper", "mcse_mean",
+                "rhat", "ess_bulk", "ess_tail"]
 
 
 def _draws(post: Any, var: str) -> Any:
@@ -65,15 +68,51 @@ def _post_stats(x: np.ndarray, ci: float) -> dict[str, float]:
         out["rhat"] = float(az.rhat(x))
         out["ess_bulk"] = float(az.ess(x))
         out["ess_tail"] = float(az.ess(x, method="tail", prob=(lo, hi)))
+        out["mcse_mean"] = float(az.mcse(x))
     else:
-        out.update(rhat=np.nan, ess_bulk=np.nan, ess_tail=np.nan)
+        out.update(rhat=np.nan, ess_bulk=np.nan, ess_tail=np.nan, mcse_mean=np.nan)
     return out
 
 
+def _kind(result: Any) -> str | None:
+    """``"fit"`` for a frequentist result, ``"posterior"`` for a Bayesian one, else None.
+
+    By their attributes, so that comparing does not import either engine."""
+    if hasattr(result, "optsummary") and hasattr(result, "design"):
+        return "fit"
+    if hasattr(result, "datatree") and hasattr(result, "design"):
+        return "posterior"
+    return None
+
+
+def _check_arguments(fit: Any, post: Any) -> None:
+    """Refuse anything but (frequentist fit, posterior), naming what was given instead."""
+    kf, kp = _kind(fit), _kind(post)
+    if kf == "fit" and kp == "posterior":
+        return
+    given = f"got a {type(fit).__name__} and a {type(post).__name__}"
+    if kf == "posterior" and kp == "fit":
+        raise CompareError(f"compare(fit, post) takes the maximum-likelihood fit first and the "
+                           f"posterior second; the two are swapped ({given}): call "
+                           "compare(fit, post)")
+    if kf == kp == "fit":
+        raise CompareError(f"compare(fit, post) compares a maximum-likelihood fit with a "
+                           f"posterior, not two fits ({given}); sample the posterior of the "
+                           "same model with Model(...).sample()")
+    if kf == kp == "posterior":
+        raise CompareError(f"compare(fit, post) compares a maximum-likelihood fit with a "
+                           f"posterior, not two posteriors ({given}); fit the model by "
+                           "maximum likelihood with Model(...).fit()")
+    if kf != "fit":
+        raise CompareError(f"the first argument of compare(fit, post) must be a frequentist "
+                           f"fit (Model.fit(), hiermix.lmer, hiermix.glmer); {given}")
+    raise CompareError(f"the second argument of compare(fit, post) must be a posterior "
+                       f"(Model.sample()); {given}")
+
+
 def _check_same_model(fit: Any, post: Any) -> None:
-    fd, pd_ = getattr(fit, "design", None), getattr(post, "design", None)
-    if fd is None or pd_ is None:
-        raise CompareError("compare() takes a frequentist fit and a posterior from hiermix")
+    _check_arguments(fit, post)
+    fd, pd_ = fit.design, post.design
     if fd.fingerprint != pd_.fingerprint:
         raise CompareError(
             "the fit and the posterior come from different models or data: "
@@ -199,6 +238,18 @@ def ranef_table(fit: Any, post: Any, ci: float) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def varcorr_label(row: Any) -> str:
+    """Reader's name of a ``varcorr`` row: ``SD(Days) | Subject``, ``corr(Intercept, Days) |
+    Subject``, ``residual SD (sigma)`` or ``dispersion (phi)``."""
+    if row["param"] == "corr":
+        return f"corr({row['var1']}, {row['var2']}) | {row['grp']}"
+    if row["param"] == "sigma":
+        return "residual SD (sigma)"
+    if row["param"] == "phi":
+        return "dispersion (phi)"
+    return f"SD({row['var1']}) | {row['grp']}"
+
+
 def _ml_sd(fit: Any, label: str) -> np.ndarray:
     vc = fit.varcorr
     rows = vc[(vc["grp"] == label) & vc["var2"].isna()]
@@ -286,10 +337,11 @@ def compare(fit: Any, post: Any, ci: float = 0.95, ml_interval: str = "profile",
     Raises
     ------
     CompareError
-        Results of different models or data, or a ``ci`` outside (0, 1).
+        Two fits, two posteriors, the two in the wrong order, results of different models or
+        data, or a ``ci`` outside (0, 1).
     """
-    if not 0.0 < ci < 1.0:
-        raise CompareError(f"ci must lie in (0, 1), not {ci!r}")
+    if isinstance(ci, bool) or not isinstance(ci, int | float) or not 0.0 < ci < 1.0:
+        raise CompareError(f"ci must be a number in (0, 1), not {ci!r}")
     if ml_interval not in ML_INTERVALS:
         raise CompareError(f"ml_interval must be one of {ML_INTERVALS}, not {ml_interval!r}")
     _check_same_model(fit, post)

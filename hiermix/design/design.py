@@ -9,14 +9,18 @@ Holds, for n observations, p fixed effects and K random-effects terms::
     offset   (n,)        added to the linear predictor
     family               distribution and link
 
-Terms are ordered as lme4 orders them: by decreasing number of levels of the grouping factor,
-ties kept in formula order, and a ``||`` term is split into one term per column. This order is
-the order of theta, of the blocks of Z and of ``varcorr``.
+Terms are ordered as lme4 1.1-31 orders them (``mkReTrms``), a ``||`` term first split into one
+term per column: when the numbers of levels do not already decrease along the formula, by
+decreasing number of levels with ties in *reverse* formula order (lme4 takes
+``rev(order(nl))``), so ``(1 | Part) + (1 | Operator) + (1 | Part:Operator)`` with 3, 3 and 9
+levels becomes ``Part:Operator, Operator, Part``; otherwise in formula order. This order is the
+order of theta, of the blocks of Z and of ``varcorr``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,12 +33,15 @@ import scipy.sparse as sp
 
 from ..errors import PACKAGE_DIR, DataError
 from ..family import Family
+from ..formula.allowlist import CONSTANTS
+from ..formula.transforms import validate_transforms
 from ..naming import lme4_name, term_labels
+from ..pickling import ReadOnlyArrays
 from ..spec import ModelSpec
 from .frame import (
-    FORMULA_CONTEXT,
     ModelFrame,
     build_frame,
+    check_columns,
     evaluate,
     expression_names,
     formula_variables,
@@ -55,7 +62,7 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class NewData:
+class NewData(ReadOnlyArrays):
     """New data encoded with a design's encodings (see :meth:`Design.encode_new`).
 
     Attributes
@@ -74,7 +81,7 @@ class NewData:
 
 
 @dataclass(frozen=True, eq=False)
-class Design:
+class Design(ReadOnlyArrays):
     """A :class:`ModelSpec` bound to data: y, X, random-effects blocks, weights, offset.
 
     Build it through :class:`hiermix.Model` (or :func:`build_design`). Arrays are read-only.
@@ -102,6 +109,9 @@ class Design:
         True when the user passed weights or the response is cbind (prior weights not all 1).
     data_name : str
         What summaries print after "Data:" (empty when unknown).
+    transforms : dict of str to callable
+        The user's own functions the formula may call (``Model(..., transforms=...)``);
+        empty unless given. Module-level functions keep the design picklable.
     """
 
     spec: ModelSpec
@@ -122,6 +132,7 @@ class Design:
     user_weights: Any = field(default=None, repr=False)
     user_offset: Any = field(default=None, repr=False)
     data_name: str = ""
+    transforms: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def nobs(self) -> int:
@@ -193,7 +204,8 @@ class Design:
         return replace(self, y=_frozen(y_new))
 
     def encode_new(self, newdata: pd.DataFrame | Mapping[str, Sequence[Any]],
-                   allow_new_levels: bool = False, with_random: bool = True) -> NewData:
+                   allow_new_levels: bool = False,
+                   with_random: bool | Sequence[bool] = True) -> NewData:
         """Encode new data with the fitted encodings (for ``predict``).
 
         Parameters
@@ -202,41 +214,61 @@ class Design:
         allow_new_levels : bool
             When False, a grouping level the fit never saw raises :class:`NewLevelError`;
             when True it gets code -1 (b = 0 in predictions, as in lme4).
-        with_random : bool
-            False skips the random-effects terms (lme4's ``re.form = NA``).
+        with_random : bool or sequence of bool
+            False skips the random-effects terms (lme4's ``re.form = NA``); one flag per term
+            encodes only the flagged terms (the others get code -1 and zero columns, so they
+            add nothing to a prediction).
 
         Raises
         ------
-        NewLevelError, UnknownColumnError, MissingValueError
+        NewLevelError, UnknownColumnError, MissingValueError, DuplicateColumnError,
+        ColumnTypeError
         """
         from ..errors import MissingValueError, UnknownColumnError
 
         nd = newdata if isinstance(newdata, pd.DataFrame) else pd.DataFrame(newdata)
-        needed = formula_variables(self.fixed_encoding.formula)
-        if with_random:
-            for t in self.reterms:
-                needed += list(t.factors) + formula_variables(t.encoding.formula)
+        # every expression is checked against the allow-list again, before anything runs
+        user = tuple(self.transforms)
+        if isinstance(with_random, bool):
+            use = [with_random] * len(self.reterms)
+        else:
+            use = [bool(u) for u in with_random]
+        numeric = formula_variables(self.fixed_encoding.formula, user)
+        factors: list[str] = []
+        for t, u in zip(self.reterms, use, strict=True):
+            if u:
+                factors += list(t.factors)
+                numeric += formula_variables(t.encoding.formula, user)
         for o in self.spec.offsets:
-            needed += expression_names(o)[1]
+            numeric += expression_names(o, user)[1]
+        if isinstance(self.user_offset, str):
+            numeric.append(self.user_offset)
+        needed = numeric + factors
+        check_columns(nd, [n for n in needed if n in nd.columns], numeric, where="newdata")
         for name in dict.fromkeys(needed):
-            if name in FORMULA_CONTEXT and name not in nd.columns:
+            if name in CONSTANTS and name not in nd.columns:
                 continue
             if name not in nd.columns:
                 raise UnknownColumnError(name, [str(c) for c in nd.columns], where="newdata")
             if nd[name].isna().any():
                 raise MissingValueError(f"newdata column {name!r} has missing values")
         m = len(nd)
-        X = self.fixed_encoding.transform(nd) if self.p else np.zeros((m, 0))
+        X = self.fixed_encoding.transform(nd, self.transforms) if self.p else np.zeros((m, 0))
         offset = np.zeros(m)
         for o in self.spec.offsets:
-            offset = offset + np.broadcast_to(evaluate(o, nd), (m,))
+            offset = offset + np.broadcast_to(
+                evaluate(o, nd, self.transforms, in_offset=True), (m,))
         if isinstance(self.user_offset, str):
             offset = offset + nd[self.user_offset].to_numpy(dtype=float)
         codes, Xk = [], []
-        if with_random:
-            for t in self.reterms:
-                codes.append(t.new_codes(nd, allow_new_levels))
-                Xk.append(t.encoding.transform(nd))
+        if any(use):
+            for t, u in zip(self.reterms, use, strict=True):
+                if u:
+                    codes.append(t.new_codes(nd, allow_new_levels))
+                    Xk.append(t.encoding.transform(nd, self.transforms))
+                else:
+                    codes.append(np.full(m, -1, dtype=np.intp))
+                    Xk.append(np.zeros((m, t.q)))
         return NewData(X=X, offset=offset, codes=tuple(codes), Xk=tuple(Xk))
 
     def summary(self) -> str:
@@ -259,6 +291,44 @@ class Design:
                 f"groups {{{grps}}}, family={self.family.r_name}({self.family.link.name})>")
 
 
+
+def lme4_term_order(terms: Sequence[ReTerm]) -> list[ReTerm]:
+    """Random-effects terms in lme4's order (``mkReTrms``, ``reorder.terms = TRUE``).
+
+    lme4 reorders only when some term has more levels than the one before it
+    (``any(diff(nl) > 0)``), and then takes ``rev(order(nl))``: R's ``order`` is stable, so
+    the reversal puts terms with equal numbers of levels in reverse formula order.
+    """
+    nl = [t.nlevels for t in terms]
+    if not any(b > a for a, b in itertools.pairwise(nl)):
+        return list(terms)
+    return [terms[i] for i in sorted(range(len(terms)), key=lambda i: (-nl[i], -i))]
+
+def check_zero_weights(w: np.ndarray, rows: np.ndarray, family: Family) -> None:
+    """Refuse zero prior weights for families with a dispersion parameter.
+
+    For binomial and poisson a row of weight 0 adds exactly 0 to the log-likelihood in both
+    engines (:meth:`Family.loglik` and the Bayesian likelihood agree), so the fit equals the
+    fit without that row. For gaussian, Gamma and inverse gaussian responses a zero weight
+    gives the observation an infinite variance: its log-density is undefined, and lme4's lmer,
+    which keeps such rows in n, maximises a criterion that is not the likelihood of the other
+    rows. Rather than fit two different models in the two engines, both refuse it.
+
+    Raises
+    ------
+    DataError
+        Naming how many rows and the first of them (its position in the user's data).
+    """
+    zero = w == 0
+    if family.has_dispersion and np.any(zero):
+        first = int(rows[np.flatnonzero(zero)[0]])
+        raise DataError(
+            f"weights must be > 0 for the {family.r_name} family: {int(zero.sum())} row(s) "
+            f"have weight 0 (the first at position {first} of the data). A zero weight would "
+            "give an observation infinite variance, which neither engine can fit as the same "
+            "model; drop those rows instead, e.g. data[weights > 0]")
+
+
 def build_design(
     spec: ModelSpec,
     data: pd.DataFrame | Mapping[str, Sequence[Any]],
@@ -267,36 +337,49 @@ def build_design(
     offset: Any = None,
     na_action: str = "omit",
     data_name: str = "",
+    transforms: Mapping[str, Any] | None = None,
 ) -> Design:
     """Bind ``spec`` to ``data``: the one step from a data-free spec to matrices.
+
+    Every expression of ``spec`` is checked against the allow-list
+    (:mod:`hiermix.formula.allowlist`) before anything is evaluated, also when ``spec`` was
+    built by hand rather than parsed.
+
+    Parameters
+    ----------
+    transforms : mapping of str to callable, optional
+        The user's own functions the formula may call.
 
     Raises
     ------
     HiermixError subclasses
-        Unknown columns, missing values with ``na_action="raise"``, empty data, infinite
-        values, unusable responses, responses outside the family's support, grouping factors
-        refused by lme4's checks.
+        Expressions outside the allow-list, unknown columns, missing values with
+        ``na_action="raise"``, empty data, infinite values, transforms undefined for some
+        values (``log`` of a negative value), unusable responses, responses outside the
+        family's support, grouping factors refused by lme4's checks.
     """
-    frame: ModelFrame = build_frame(spec, data, weights, offset, na_action)
+    user = validate_transforms(transforms)
+    frame: ModelFrame = build_frame(spec, data, weights, offset, na_action, transforms=user)
     fdata = frame.data
     n = frame.nobs
-    response: Response = build_response(spec.response, fdata, family)
+    response: Response = build_response(spec.response, fdata, family, transforms=user)
 
     w = np.ones(n) if frame.weights is None else frame.weights.copy()
     if np.any(w < 0):
         raise DataError(f"weights must be >= 0; found {w[w < 0][0]!r}")
+    check_zero_weights(w, frame.rows, family)
     if response.trials is not None:
         w = w * response.trials
     family.validate(response.y, w, response.name)
 
     off = np.zeros(n) if frame.offset is None else frame.offset.copy()
     for o in spec.offsets:
-        val = np.asarray(evaluate(o, fdata), dtype=float)
+        val = np.asarray(evaluate(o, fdata, user, in_offset=True), dtype=float)
         if not np.all(np.isfinite(val)):
             raise DataError(f"offset({o}) has non-finite values")
         off = off + np.broadcast_to(val, (n,))
 
-    X, fenc = learn_encoding(spec.fixed, fdata, "fixed effects")
+    X, fenc = learn_encoding(spec.fixed, fdata, "fixed effects", user)
     keep = independent_columns(X)
     dropped: tuple[str, ...] = ()
     if keep.size < X.shape[1]:
@@ -313,7 +396,7 @@ def build_design(
     built = []
     for idx, t in enumerate(spec.random):
         codes, levels = grouping_codes(fdata, t.group)
-        Xk, enc = learn_encoding(t.expr, fdata, f"random term {t}")
+        Xk, enc = learn_encoding(t.expr, fdata, f"random term {t}", user)
         if t.correlated:
             pieces = [(Xk, enc)]
         else:
@@ -323,8 +406,7 @@ def build_design(
             built.append(ReTerm(group=t.group_name, label=t.group_name, factors=t.group,
                                 codes=_frozen(codes), levels=levels, X=_frozen(Xpart),
                                 cnames=encpart.names, encoding=encpart, spec_index=idx))
-    # lme4 (mkReTrms) orders terms by decreasing number of levels; sorted() is stable.
-    ordered = sorted(built, key=lambda t: -t.nlevels)
+    ordered = lme4_term_order(built)
     labels = term_labels([t.group for t in ordered])
     reterms = tuple(replace(t, label=lab) for t, lab in zip(ordered, labels, strict=True))
     for term in reterms:
@@ -349,4 +431,5 @@ def build_design(
         user_weights=weights if isinstance(weights, str) else None,
         user_offset=offset if isinstance(offset, str) else None,
         data_name=data_name,
+        transforms=user,
     )

@@ -8,110 +8,50 @@ modified: the frame works on a copy of the used columns.
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula
 
 from ..errors import (
+    ColumnTypeError,
     DataError,
+    DuplicateColumnError,
     EmptyDataError,
     MissingValueError,
     NonFiniteError,
     UnknownColumnError,
 )
+from ..formula.allowlist import CONSTANTS, check_expression, check_formulaic
+from ..formula.evaluate import evaluate as evaluate_checked
 from ..spec import ModelSpec
 
-# Functions an R user writes in formulas, evaluated with numpy. formulaic adds its own
-# transforms (C, I, center, scale, ...) on top of these for the fixed and random parts.
-R_FUNCTIONS: dict[str, Any] = {
-    "np": np,
-    "log": np.log,
-    "exp": np.exp,
-    "sqrt": np.sqrt,
-    "abs": np.abs,
-    "log10": np.log10,
-    "log2": np.log2,
-    "log1p": np.log1p,
-    "expm1": np.expm1,
-    "sin": np.sin,
-    "cos": np.cos,
-    "tan": np.tan,
-    "pi": np.pi,
-    "round": np.round,
-}
 
-
-def _factor(x: Any, *args: Any, **kwargs: Any) -> Any:
-    from formulaic.transforms import C
-
-    return C(x, *args, **kwargs)
-
-
-FORMULA_CONTEXT: dict[str, Any] = {**R_FUNCTIONS, "factor": _factor}
-
-
-def expression_names(expr: str) -> tuple[str, list[str]]:
-    """Rewrite backticked names into identifiers and list the free names of ``expr``.
+def expression_names(expr: str, transforms: Iterable[str] = ()) -> tuple[str, list[str]]:
+    """Check ``expr`` against the allow-list and list the columns it reads.
 
     Returns
     -------
-    (python_expr, names)
-        ``names`` are column candidates: free identifiers, not attributes or called functions.
+    (canonical_expr, names)
+        ``names`` are the columns read (``pi`` and function names excluded).
+
+    Raises
+    ------
+    UnsafeFormulaError
+        Anything outside the allow-list.
     """
-    mapping: dict[str, str] = {}
-
-    def repl(match_text: str) -> str:
-        key = f"__bt{len(mapping)}__"
-        mapping[key] = match_text
-        return key
-
-    out, i = [], 0
-    while i < len(expr):
-        if expr[i] == "`":
-            j = expr.index("`", i + 1)
-            out.append(repl(expr[i + 1 : j]))
-            i = j + 1
-        else:
-            out.append(expr[i])
-            i += 1
-    py = "".join(out)
-    tree = ast.parse(py, mode="eval")
-    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    attr_bases = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-    names = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and id(node) not in called and id(node) not in attr_bases:
-            names.append(mapping.get(node.id, node.id))
-    for key, col in mapping.items():
-        py = py.replace(key, f"__cols__[{col!r}]")
-    return py, list(dict.fromkeys(names))
+    checked = check_expression(expr, transforms=transforms)
+    return checked.canonical, list(checked.columns)
 
 
-def evaluate(expr: str, frame: pd.DataFrame) -> np.ndarray:
-    """Evaluate a Python expression of the frame's columns (R's ``^`` already rewritten)."""
-    py, names = expression_names(expr)
-    namespace: dict[str, Any] = dict(R_FUNCTIONS)
-    for n in names:
-        if n in frame.columns:
-            namespace[n] = _as_values(frame[n])
-    namespace["__cols__"] = {c: _as_values(frame[c]) for c in frame.columns}
-    with np.errstate(all="ignore"):
-        value = eval(compile(py, "<formula>", "eval"), {"__builtins__": {}}, namespace)
-    return np.asarray(value)
-
-
-def _as_values(col: pd.Series) -> Any:
-    if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object:
-        return col
-    if pd.api.types.is_string_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
-        return col
-    return col.to_numpy(dtype=float)
+def evaluate(expr: str, frame: pd.DataFrame,
+             transforms: Mapping[str, Callable[..., Any]] | None = None,
+             in_offset: bool = False) -> np.ndarray:
+    """Compute an expression of the frame's columns, checked and without ``eval``
+    (see :func:`hiermix.formula.evaluate.evaluate`)."""
+    return evaluate_checked(expr, frame, transforms, in_offset=in_offset)
 
 
 @dataclass(frozen=True)
@@ -141,37 +81,85 @@ class ModelFrame:
         return len(self.rows)
 
 
-def used_variables(spec: ModelSpec) -> dict[str, list[str]]:
-    """The columns each part of the model needs: part name -> column names (data-free)."""
+def used_variables(spec: ModelSpec, transforms: Iterable[str] = ()) -> dict[str, list[str]]:
+    """The columns each part of the model needs: part name -> column names (data-free).
+
+    Every expression is checked against the allow-list on the way, before anything is
+    evaluated (:class:`~hiermix.errors.UnsafeFormulaError` otherwise).
+    """
+    names = tuple(transforms)
     parts: dict[str, list[str]] = {}
-    parts["response"] = expression_names(spec.response.expr)[1]
+    parts["response"] = expression_names(spec.response.expr, names)[1]
     if spec.response.failures is not None:
-        parts["response"] += expression_names(spec.response.failures)[1]
-    parts["fixed effects"] = formula_variables(spec.fixed)
+        parts["response"] += expression_names(spec.response.failures, names)[1]
+    parts["fixed effects"] = formula_variables(spec.fixed, names)
     for t in spec.random:
-        parts.setdefault(f"random term {t}", []).extend(formula_variables(t.expr) + list(t.group))
+        parts.setdefault(f"random term {t}", []).extend(formula_variables(t.expr, names)
+                                                        + list(t.group))
     for o in spec.offsets:
-        parts.setdefault("offset()", []).extend(expression_names(o)[1])
+        check_expression(o, transforms=names, in_offset=True)
+        parts.setdefault("offset()", []).extend(expression_names(o, names)[1])
     return parts
 
 
-def formula_variables(formula: str) -> list[str]:
+def formula_variables(formula: str, transforms: Iterable[str] = ()) -> list[str]:
     """Names a formulaic formula reads, including arguments of stateful transforms
-    (``center(x)``, ``scale(x)``), which formulaic's ``required_variables`` leaves out."""
-    return list(_formula_variables(formula))
+    (``center(x)``, ``scale(x)``) and ``Q('...')``, which formulaic's ``required_variables``
+    leaves out. The formula is checked against the allow-list first."""
+    return check_formulaic(formula, tuple(transforms))
 
 
-@lru_cache(maxsize=256)
-def _formula_variables(formula: str) -> tuple[str, ...]:
-    names: list[str] = []
-    for term in Formula(formula):
-        for factor in term.factors:
-            method = str(getattr(factor.eval_method, "value", factor.eval_method))
-            if method == "lookup":
-                names.append(str(factor.expr))
-            elif method == "python":
-                names.extend(expression_names(str(factor.expr))[1])
-    return tuple(dict.fromkeys(names))
+def _time_kind(dtype: Any) -> str | None:
+    """"date-time", "time span" or "period" for NumPy and pandas time dtypes, else None."""
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "date-time"
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return "time span"
+    if isinstance(dtype, pd.PeriodDtype):
+        return "period"
+    return None
+
+
+def check_columns(data: pd.DataFrame, used: Sequence[str], numeric: Sequence[str],
+                  where: str = "the data") -> None:
+    """Refuse duplicated names among the ``used`` columns and time types among the
+    ``numeric`` ones (those entering y, X, Z or the offset; a grouping factor may be a date).
+
+    Raises
+    ------
+    DuplicateColumnError, ColumnTypeError
+    """
+    counts = pd.Index(data.columns).value_counts()
+    for name in dict.fromkeys(used):
+        if counts.get(name, 0) > 1:
+            raise DuplicateColumnError(
+                f"{where} have {int(counts[name])} columns named {name!r}, so the model "
+                "cannot tell which one to use; rename or drop the others (for example "
+                "df = df.loc[:, ~df.columns.duplicated()] keeps the first)")
+    for name in dict.fromkeys(numeric):
+        if name not in data.columns:
+            continue
+        kind = _time_kind(data[name].dtype)
+        if kind is not None:
+            example = {
+                "date-time": f"days since the first: (df[{name!r}] - df[{name!r}].min()) "
+                             "/ pd.Timedelta(days=1)",
+                "time span": f"seconds: df[{name!r}].dt.total_seconds()",
+                "period": f"the year: df[{name!r}].dt.year",
+            }[kind]
+            raise ColumnTypeError(
+                f"column {name!r} of {where} is a {kind} ({data[name].dtype}), which has no "
+                f"numeric value in a model; convert it to a number first, for example {example}")
+
+
+def numeric_variables(spec: ModelSpec, transforms: Iterable[str] = ()) -> list[str]:
+    """The columns whose values enter y, X, the terms' columns or the offset (not the grouping
+    factors, which only label groups)."""
+    parts = used_variables(spec, transforms)
+    names = [n for part, ns in parts.items() if not part.startswith("random term") for n in ns]
+    for t in spec.random:
+        names += formula_variables(t.expr, transforms)
+    return list(dict.fromkeys(names))
 
 
 def _column_argument(value: Any, data: pd.DataFrame, what: str) -> np.ndarray | None:
@@ -196,6 +184,7 @@ def build_frame(
     weights: Any = None,
     offset: Any = None,
     na_action: str = "omit",
+    transforms: Iterable[str] = (),
 ) -> ModelFrame:
     """Select, check and clean the rows and columns ``spec`` uses.
 
@@ -208,10 +197,13 @@ def build_frame(
         A column name or an array of length ``len(data)``.
     na_action : {"omit", "raise"}
         ``"omit"`` drops incomplete rows and counts them; ``"raise"`` refuses them.
+    transforms : iterable of str
+        Names of the user's own functions the formula may call.
 
     Raises
     ------
-    UnknownColumnError, EmptyDataError, MissingValueError, NonFiniteError, DataError
+    UnsafeFormulaError, UnknownColumnError, EmptyDataError, MissingValueError,
+    NonFiniteError, DataError, DuplicateColumnError, ColumnTypeError
     """
     if na_action not in ("omit", "raise"):
         raise DataError(f"na_action must be 'omit' or 'raise', not {na_action!r}")
@@ -224,13 +216,15 @@ def build_frame(
     if len(data) == 0:
         raise EmptyDataError("the data have no rows")
     columns: list[str] = []
-    for where, names in used_variables(spec).items():
+    for where, names in used_variables(spec, transforms).items():
         for name in names:
             if name in data.columns:
                 columns.append(name)
-            elif name not in FORMULA_CONTEXT:
+            elif name not in CONSTANTS:
                 raise UnknownColumnError(name, [str(c) for c in data.columns], where=where)
     columns = list(dict.fromkeys(columns))
+    arguments = [v for v in (weights, offset) if isinstance(v, str)]
+    check_columns(data, columns + arguments, numeric_variables(spec, transforms))
     w = _column_argument(weights, data, "weights")
     off = _column_argument(offset, data, "offset")
 

@@ -10,7 +10,9 @@ keeps its category order; other columns have their levels sorted, as R's ``facto
 
 from __future__ import annotations
 
+import re
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -20,9 +22,10 @@ import pandas as pd
 from formulaic import Formula, model_matrix
 from formulaic.errors import FormulaicError
 
-from ..errors import DataError, NewLevelError, UnknownColumnError
+from ..errors import DataError, HiermixError, NewLevelError, UnknownColumnError
+from ..formula.allowlist import check_factors, check_formulaic
+from ..formula.transforms import formula_context
 from ..naming import INTERCEPT
-from .frame import FORMULA_CONTEXT
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,14 +59,30 @@ class ColumnEncoding:
                 out[str(var)] = list(state["categories"])
         return out
 
-    def transform(self, data: pd.DataFrame) -> np.ndarray:
+    def transform(self, data: pd.DataFrame,
+                  transforms: Mapping[str, Callable[..., Any]] | None = None) -> np.ndarray:
         """Columns for new data, shape (n_new, len(names)).
+
+        The formula, and every factor of the stored formulaic spec, is checked against the
+        allow-list again before formulaic evaluates anything on the new data.
+
+        Parameters
+        ----------
+        data : DataFrame
+        transforms : mapping of str to callable, optional
+            The user's own functions the formula calls (as given when fitting).
 
         Raises
         ------
         NewLevelError
             A categorical variable takes a level the encoding never saw.
+        UnsafeFormulaError
+            A formula outside the allow-list (a tampered encoding).
         """
+        names = tuple(transforms or ())
+        check_formulaic(self.formula, names)
+        if self.model_spec is not None:
+            check_factors(getattr(self.model_spec, "formula", ()), self.formula, names)
         for var, levels in self.categories().items():
             if var in data.columns:
                 seen = {str(v) for v in levels}
@@ -80,22 +99,34 @@ class ColumnEncoding:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                mm = self.model_spec.get_model_matrix(data, context=FORMULA_CONTEXT)
+                mm = self.model_spec.get_model_matrix(data,
+                                                      context=formula_context(transforms))
             except FormulaicError as err:
+                _raise_cause(err, f"{self.formula!r} for new data")
                 raise DataError(f"cannot build columns of {self.formula!r} for new data: "
                                 f"{err}") from None
         return np.asarray(mm, dtype=float)[:, self.keep]
 
 
-def learn_encoding(formula: str, frame: pd.DataFrame, where: str) -> tuple[np.ndarray,
-                                                                          ColumnEncoding]:
+def learn_encoding(formula: str, frame: pd.DataFrame, where: str,
+                   transforms: Mapping[str, Callable[..., Any]] | None = None
+                   ) -> tuple[np.ndarray, ColumnEncoding]:
     """Build the model matrix of ``formula`` on ``frame`` and the encoding that rebuilds it.
+
+    The formula is checked against the allow-list before formulaic sees it, and formulaic
+    evaluates in :func:`~hiermix.formula.transforms.formula_context`, where only the allowed
+    transforms, ``pi``, the user's ``transforms`` and the frame's columns resolve.
 
     Returns
     -------
     matrix : ndarray, shape (n, q)
     encoding : ColumnEncoding
+
+    Raises
+    ------
+    UnsafeFormulaError, TransformDomainError, UnknownColumnError, DataError
     """
+    check_formulaic(formula, tuple(transforms or ()))
     cols = _plain_columns(formula, frame)
     if cols is not None:
         names = tuple(INTERCEPT if t is None else t for t in _plain_terms(formula) or ())
@@ -104,8 +135,10 @@ def learn_encoding(formula: str, frame: pd.DataFrame, where: str) -> tuple[np.nd
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FutureWarning)
         try:
-            mm = model_matrix(formula, frame, context=FORMULA_CONTEXT, na_action="raise")
+            mm = model_matrix(formula, frame, context=formula_context(transforms),
+                              na_action="raise")
         except FormulaicError as err:
+            _raise_cause(err, f"{formula!r} ({where})")
             missing = getattr(err, "args", [""])[0]
             raise DataError(f"cannot build the columns of {formula!r} ({where}): "
                             f"{missing}") from None
@@ -116,6 +149,19 @@ def learn_encoding(formula: str, frame: pd.DataFrame, where: str) -> tuple[np.nd
     names = tuple(str(c) for c in mm.columns)
     enc = ColumnEncoding(formula, mm.model_spec, names, np.arange(len(names)))
     return mat, enc
+
+
+def _raise_cause(err: BaseException, what: str) -> None:
+    """Re-raise a hiermix error that formulaic wrapped (``log`` of a negative value ...)."""
+    cause = err.__cause__
+    while cause is not None and not isinstance(cause, HiermixError):
+        cause = cause.__cause__
+    if isinstance(cause, DataError):  # DataError classes take just a message
+        found = re.search(r"factor `(.*)`\. \[", str(err))
+        factor = f" in {found.group(1)}:" if found else ""
+        raise type(cause)(f"cannot build the columns of {what}:{factor} {cause}") from None
+    if isinstance(cause, HiermixError):
+        raise cause from None
 
 
 @lru_cache(maxsize=256)

@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,8 +46,9 @@ class Response:
     levels: tuple[str, ...] | None = None
 
 
-def build_response(spec: ResponseSpec, frame: pd.DataFrame, family: Family) -> Response:
-    """Compute y from the frame.
+def build_response(spec: ResponseSpec, frame: pd.DataFrame, family: Family,
+                   transforms: Mapping[str, Callable[..., Any]] | None = None) -> Response:
+    """Compute y from the frame (``transforms``: the user's own functions, if any).
 
     Raises
     ------
@@ -60,8 +63,8 @@ def build_response(spec: ResponseSpec, frame: pd.DataFrame, family: Family) -> R
     if spec.failures is not None:
         if family.name != "binomial":
             raise ModelError(f"a cbind() response needs family='binomial', not {family.name!r}")
-        succ = _numeric(evaluate(spec.expr, frame), spec.expr)
-        fail = _numeric(evaluate(spec.failures, frame), spec.failures)
+        succ = _numeric(evaluate(spec.expr, frame, transforms), spec.expr)
+        fail = _numeric(evaluate(spec.failures, frame, transforms), spec.failures)
         for what, arr in ((spec.expr, succ), (spec.failures, fail)):
             if np.any(arr < 0):
                 i = int(np.flatnonzero(arr < 0)[0])
@@ -78,7 +81,7 @@ def build_response(spec: ResponseSpec, frame: pd.DataFrame, family: Family) -> R
                             or pd.api.types.is_string_dtype(raw.dtype)
                             or raw.dtype == object):
         return _categorical_response(raw, name, family)
-    value = evaluate(spec.expr, frame) if raw is None else raw.to_numpy()
+    value = evaluate(spec.expr, frame, transforms) if raw is None else raw.to_numpy()
     if value.dtype == bool:
         value = value.astype(float)
     y = _numeric(value, name)

@@ -17,20 +17,25 @@ formula                            meaning
 
 The fixed part and the insides of each bar are handed to formulaic, which owns the semantics of
 ``*``, ``:``, ``-1``, ``C()``, ``I()`` and stateful transforms. hiermix owns only what formulaic
-cannot know: bars, ``offset()``, ``cbind()`` and R's ``^`` inside calls.
+cannot know: bars, ``offset()``, ``cbind()`` and R's ``^`` inside calls. Every expression is
+checked against the allow-list (:mod:`hiermix.formula.allowlist`) while it is read: formulaic
+only ever parses text that passed it, and never evaluates anything here.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from formulaic import Formula
 from formulaic.errors import FormulaicError
 
 from ..errors import FormulaSyntaxError
 from ..spec import ModelSpec, RandomTermSpec, ResponseSpec
+from .allowlist import check_expression
 from .tokens import Kind, Token, python_text, tokenize
 
 
-def parse(formula: str) -> ModelSpec:
+def parse(formula: str, transforms: Iterable[str] = ()) -> ModelSpec:
     """Parse an lme4-style formula into a frozen, data-free :class:`ModelSpec`.
 
     Parameters
@@ -38,6 +43,8 @@ def parse(formula: str) -> ModelSpec:
     formula : str
         For example ``"Reaction ~ Days + (Days | Subject)"`` or
         ``"cbind(incidence, size - incidence) ~ period + (1 | herd)"``.
+    transforms : iterable of str
+        Names of the user's own functions the formula may call (``Model(..., transforms=)``).
 
     Returns
     -------
@@ -47,6 +54,8 @@ def parse(formula: str) -> ModelSpec:
     ------
     FormulaSyntaxError
         Pointing at the offending character.
+    UnsafeFormulaError
+        Anything outside the allow-list, before anything is evaluated.
 
     Examples
     --------
@@ -55,7 +64,8 @@ def parse(formula: str) -> ModelSpec:
     """
     if isinstance(formula, ModelSpec):
         return formula
-    tokens = tokenize(formula)
+    names = tuple(transforms)
+    tokens = tokenize(formula, transforms=names)
     tildes = [i for i, t in enumerate(tokens) if t.kind is Kind.OP and t.text == "~"]
     if not tildes:
         raise FormulaSyntaxError("a model formula needs '~' between response and predictors",
@@ -68,7 +78,7 @@ def parse(formula: str) -> ModelSpec:
         raise FormulaSyntaxError("the formula has no response before '~'", formula, tilde_at)
     if not rhs:
         raise FormulaSyntaxError("nothing after '~'", formula, tilde_at)
-    response = _parse_response(lhs, formula)
+    response = _parse_response(lhs, formula, names)
     fixed_parts: list[str] = []
     random: list[RandomTermSpec] = []
     offsets: list[str] = []
@@ -89,13 +99,17 @@ def parse(formula: str) -> ModelSpec:
                      offsets=tuple(offsets), formula=formula)
 
 
-def _parse_response(lhs: list[Token], formula: str) -> ResponseSpec:
+def _parse_response(lhs: list[Token], formula: str, transforms: tuple[str, ...]
+                    ) -> ResponseSpec:
     if len(lhs) == 1 and lhs[0].kind is Kind.CALL and lhs[0].name == "cbind":
         args = _call_arguments(lhs[0], formula, expected=2)
         return ResponseSpec(expr=args[0], failures=args[1])
     for t in lhs:
         if t.kind is Kind.OP and t.text in ("|", "||"):
             raise FormulaSyntaxError("'|' cannot appear in the response", formula, t.start)
+    # the whole response is one expression hiermix computes: check it as one
+    check_expression(formula[lhs[0].start : lhs[-1].end], formula=formula, at=lhs[0].start,
+                     transforms=transforms)
     return ResponseSpec(expr=python_text(lhs, python=True))
 
 
@@ -157,21 +171,25 @@ def _classify(term: list[Token], formula: str) -> str:
 
 
 def _parse_bar(term: list[Token], formula: str) -> list[RandomTermSpec]:
-    inner = term[1:-1]
-    depth, bar_at = 0, -1
-    for i, t in enumerate(inner):
-        if t.kind is Kind.LPAREN:
-            depth += 1
-        elif t.kind is Kind.RPAREN:
-            depth -= 1
-        elif depth == 0 and t.kind is Kind.OP and t.text in ("|", "||"):
-            if bar_at >= 0:
-                raise FormulaSyntaxError("only one '|' per random-effects term", formula,
-                                         t.start)
-            bar_at = i
-    if bar_at < 0:
-        # the bar sits deeper, as in ((1 | g)): strip one level and try again
-        return _parse_bar(inner, formula)
+    inner, bar_at = term, -1
+    while bar_at < 0:
+        # strip one level of parentheses; the bar may sit deeper, as in ((1 | g))
+        inner = inner[1:-1]
+        depth = 0
+        for i, t in enumerate(inner):
+            if t.kind is Kind.LPAREN:
+                depth += 1
+            elif t.kind is Kind.RPAREN:
+                depth -= 1
+            elif depth == 0 and t.kind is Kind.OP and t.text in ("|", "||"):
+                if bar_at >= 0:
+                    raise FormulaSyntaxError("only one '|' per random-effects term", formula,
+                                             t.start)
+                bar_at = i
+    for t in inner:
+        if t.kind is Kind.CALL and t.name in ("offset", "cbind"):
+            raise FormulaSyntaxError(f"{t.name}() cannot appear inside a random-effects term",
+                                     formula, t.start)
     bar = inner[bar_at]
     expr_tokens, group_tokens = inner[:bar_at], inner[bar_at + 1 :]
     if not expr_tokens:
@@ -232,7 +250,7 @@ def _call_arguments(call: Token, formula: str, expected: int) -> list[str]:
             if ch == quote:
                 quote = ""
             continue
-        if ch in "'\"":
+        if ch in "'\"`":
             quote = ch
         elif ch in "([{":
             depth += 1
@@ -259,13 +277,28 @@ def _canonical_fixed(text: str, formula: str, at: int) -> str:
     elif text.startswith("- "):
         text = "1 " + text
     try:
-        terms = [str(t) for t in Formula(text)]
+        # parsing only: formulaic evaluates nothing until a model matrix is built
+        terms = [":".join(_factor_text(f) for f in t.factors) for t in Formula(text)]
     except FormulaicError as err:
-        raise FormulaSyntaxError(f"cannot read {text!r}: {err}", formula, at) from None
+        # formulaic's first line says what is wrong; the rest is a coloured picture
+        reason = str(err).strip().split("\n")[0]
+        raise FormulaSyntaxError(f"cannot read {text!r}: {reason}", formula, at) from None
     except SyntaxError as err:
         raise FormulaSyntaxError(f"cannot read {text!r}: {err.msg}", formula, at) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise FormulaSyntaxError(f"cannot read {text[:60]!r}: too complex", formula,
+                                 at) from None
     if not terms:
         return "0"
     if terms[0] != "1":
         return "0 + " + " + ".join(terms)
     return " + ".join(terms)
+
+
+def _factor_text(factor: object) -> str:
+    """A factor as formula text; a column that is not a plain name keeps its backticks."""
+    text = str(getattr(factor, "expr", factor))
+    method = str(getattr(getattr(factor, "eval_method", None), "value", ""))
+    if method == "lookup" and not text.replace(".", "_").isidentifier():
+        return f"`{text}`"
+    return text

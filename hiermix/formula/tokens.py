@@ -3,17 +3,27 @@
 The tokenizer knows just enough R formula syntax to find the operators that matter to a mixed
 model (``~``, ``+``, ``-``, ``|``, ``||``, ``/``, ``:`` and parentheses). Function calls such as
 ``log(x)``, ``I(x^2)``, ``offset(log(n))`` or ``cbind(s, n - s)`` are kept whole as one ``CALL``
-token, because their insides are Python code that the fixed-effects machinery (formulaic)
-evaluates later. In that code R's ``^`` (power) is rewritten to Python's ``**``: in Python ``^``
-is bitwise xor, which would silently compute something else.
+token. Each call is checked against the allow-list (:mod:`hiermix.formula.allowlist`) as soon
+as it is read, and its text replaced by the checked, canonical text: R's ``^`` (power) becomes
+Python's ``**`` (in Python ``^`` is bitwise xor, which would silently compute something else),
+``dotted.names`` become ```backticked``` column names and ``as.factor`` becomes ``factor``.
+
+Nothing here recurses, and parentheses nest at most :data:`MAX_PAREN_DEPTH` deep, so a
+pathological formula is refused with a :class:`FormulaSyntaxError`, never a RecursionError.
 """
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
-from ..errors import FormulaSyntaxError
+from ..errors import FormulaSyntaxError, UnsafeFormulaError
+from .allowlist import allowed_text, check_expression, is_dunder
+
+#: Deepest nesting of parentheses accepted in a formula.
+MAX_PAREN_DEPTH = 100
 
 
 class Kind(Enum):
@@ -82,6 +92,9 @@ def _scan_call(formula: str, open_at: int) -> tuple[int, str]:
             continue
         if ch == "(":
             depth += 1
+            if depth > MAX_PAREN_DEPTH:
+                raise FormulaSyntaxError(f"parentheses nested more than {MAX_PAREN_DEPTH} "
+                                         "deep", formula, j)
         elif ch == ")":
             depth -= 1
             if depth == 0:
@@ -96,13 +109,15 @@ def _scan_call(formula: str, open_at: int) -> tuple[int, str]:
     raise FormulaSyntaxError("unbalanced parenthesis: this '(' is never closed", formula, open_at)
 
 
-def tokenize(formula: str) -> list[Token]:
-    """Split ``formula`` into tokens.
+def tokenize(formula: str, transforms: Iterable[str] = ()) -> list[Token]:
+    """Split ``formula`` into tokens, checking every call against the allow-list.
 
     Parameters
     ----------
     formula : str
         An lme4-style formula such as ``"y ~ x + (1 + x | g)"``.
+    transforms : iterable of str
+        Names of the user's own functions, allowed in calls (``Model(..., transforms=...)``).
 
     Returns
     -------
@@ -113,10 +128,16 @@ def tokenize(formula: str) -> list[Token]:
     ------
     FormulaSyntaxError
         On characters that have no meaning in a formula, unterminated strings or backticks,
-        and unbalanced parentheses (pointing at the offending character).
+        and unbalanced or too deeply nested parentheses (pointing at the offending character).
+    UnsafeFormulaError
+        A call, name or literal outside the allow-list.
     """
     if not isinstance(formula, str):
         raise FormulaSyntaxError(f"a formula must be a string, not {type(formula).__name__}", "")
+    if "\\" in formula:
+        raise UnsafeFormulaError("backslashes are refused in a formula", formula,
+                                 formula.index("\\"), allowed_text())
+    names = tuple(transforms)
     tokens: list[Token] = []
     depth_stack: list[int] = []
     i, n = 0, len(formula)
@@ -132,6 +153,10 @@ def tokenize(formula: str) -> list[Token]:
             name = formula[i + 1 : end]
             if not name:
                 raise FormulaSyntaxError("empty backticked name", formula, i)
+            if any(c in name for c in "'\"") or is_dunder(name):
+                raise UnsafeFormulaError(f"backticked name {name!r} refused (quotes and "
+                                         "dunder names are not column names here)", formula, i,
+                                         allowed_text())
             tokens.append(Token(Kind.NAME, formula[i : end + 1], i, end + 1, name))
             i = end + 1
             continue
@@ -151,14 +176,25 @@ def tokenize(formula: str) -> list[Token]:
             while k < n and formula[k] == " ":
                 k += 1
             if k < n and formula[k] == "(":
-                end, args = _scan_call(formula, k)
-                tokens.append(Token(Kind.CALL, name + args, i, end, name))
+                end, _ = _scan_call(formula, k)
+                checked = check_expression(formula[i:end], formula=formula, at=i,
+                                           transforms=names, allow_structural=True)
+                call = checked.tree.body
+                func = call.func.id if isinstance(call, ast.Call) and \
+                    isinstance(call.func, ast.Name) else name
+                tokens.append(Token(Kind.CALL, checked.canonical, i, end, func))
                 i = end
                 continue
+            if is_dunder(name):
+                raise UnsafeFormulaError(f"dunder name {name!r} refused", formula, i,
+                                         allowed_text())
             tokens.append(Token(Kind.NAME, name, i, j, name))
             i = j
             continue
         if ch == "(":
+            if len(depth_stack) >= MAX_PAREN_DEPTH:
+                raise FormulaSyntaxError(f"parentheses nested more than {MAX_PAREN_DEPTH} "
+                                         "deep", formula, i)
             depth_stack.append(i)
             tokens.append(Token(Kind.LPAREN, "(", i, i + 1))
             i += 1
@@ -170,6 +206,9 @@ def tokenize(formula: str) -> list[Token]:
             tokens.append(Token(Kind.RPAREN, ")", i, i + 1))
             i += 1
             continue
+        if ch in "{}":
+            raise UnsafeFormulaError("braces are refused: formulaic's {...} blocks would run "
+                                     "Python code", formula, i, allowed_text())
         for op in _OPERATORS:
             if formula.startswith(op, i):
                 tokens.append(Token(Kind.OP, op, i, i + len(op)))

@@ -30,21 +30,23 @@ import numpy as np
 import scipy.linalg as sla
 
 from ..design import Design
-from ..errors import PACKAGE_DIR, ConvergenceError, ModelError
+from ..errors import PACKAGE_DIR, ConvergenceError, ModelError, SeparationError
 from .agq import check_agq
 from .blocked import BlockedCholesky
 from .checks import (
-    SINGULAR_MESSAGE,
     ConvergenceWarning,
     Derivatives,
     convergence_messages,
     is_singular,
+    singular_message,
+    warn_singular,
 )
 from .glmm_result import GlmerResult
 from .laplace import GlmmObjective
 from .lmm import _blas_limit
 from .optimizer import OptSummary, bobyqa
 from .pirls import PirlsError, PirlsState
+from .separation import separating_columns, separation_message
 
 #: As for lmer: the finite-difference Hessian (and so the Hessian-based standard errors) is
 #: skipped above this many observations unless asked for, as lme4's ``calc.derivs``.
@@ -88,6 +90,7 @@ def glm_start(obj: GlmmObjective) -> tuple[np.ndarray, float]:
         st = obj.pirls.fit(np.zeros(obj.n_theta), np.zeros(obj.p), 1.0, with_beta=True,
                            eta0=eta0)
     except PirlsError as exc:
+        _raise_if_separated(d, exc)
         raise ConvergenceError(f"the GLM fit that provides starting values failed: {exc}; "
                                "give starting values with start=") from exc
     phi = 1.0
@@ -95,6 +98,13 @@ def glm_start(obj: GlmmObjective) -> tuple[np.ndarray, float]:
         r2 = d.weights * (d.y - st.mu) ** 2 / fam.variance(st.mu)
         phi = float(np.sum(r2) / max(d.nobs - d.p, 1))
     return st.beta, phi
+
+
+def _raise_if_separated(design: Design, cause: BaseException | None = None) -> None:
+    """After PIRLS failed: a :class:`SeparationError` naming the columns, if any separate."""
+    columns = separating_columns(design)
+    if columns:
+        raise SeparationError(separation_message(design, columns), columns) from cause
 
 
 def rx_vcov(obj: GlmmObjective, st: PirlsState) -> np.ndarray:
@@ -199,6 +209,7 @@ def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: 
     opt0 = bobyqa(obj.stage0, x0, obj.lower(False))
     obj.state = None
     if not np.isfinite(obj.stage0(opt0.final)):
+        _raise_if_separated(design)
         raise ConvergenceError("PIRLS failed at the nAGQ = 0 estimates")
     st0 = obj.state
     if st0 is None:
@@ -210,7 +221,9 @@ def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: 
     # C C' the R_X covariance at the nAGQ = 0 estimates: the criterion is then about equally
     # curved in every direction, which BOBYQA and the finite differences both need (an
     # uncentred covariate such as VerbAgg's Anger otherwise leaves a long, flat valley).
-    scale = np.eye(k + p + (1 if obj.dispersion else 0))
+    # nAGQ = 0 stops at stage 0, whose vector is (theta, [log phi]) without beta: the
+    # coordinates below must be sized for the stage that produced the estimates.
+    scale = np.eye(x0.size if nAGQ == 0 else k + p + (1 if obj.dispersion else 0))
     origin = np.zeros(scale.shape[0])
     if nAGQ != 0:
         V0 = rx_vcov(obj, st0)
@@ -244,7 +257,8 @@ def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: 
     messages: list[str] = []
     singular = is_singular(theta, obj.lower_theta)
     if singular:
-        messages.append(SINGULAR_MESSAGE)
+        messages.append(singular_message(design.reterms, theta))
+        warn_singular(messages[-1])
     if check_derivs is None:
         check_derivs = design.nobs <= DERIV_CHECK_MAX_NOBS
     vcov_beta = None
@@ -277,6 +291,7 @@ def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: 
     obj.state = None
     fmin = fun(xf)
     if not np.isfinite(fmin):
+        _raise_if_separated(design)
         raise ConvergenceError("PIRLS failed at the estimates")
     st = obj.state
     if st is None:

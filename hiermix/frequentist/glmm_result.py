@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..arguments import check_count, make_rng
 from ..covariance import lambda_from_theta
-from ..errors import DataError
+from ..errors import DataError, ModelError
 from ..naming import RESIDUAL
 from .optimizer import OptSummary
-from .result import LmerResult, _frozen, _with_random, random_part
+from .result import LmerResult, _frozen, random_part
 
 if TYPE_CHECKING:
     from .laplace import GlmmObjective
@@ -166,6 +167,14 @@ class GlmerResult(LmerResult):
         return fit_datatree(self, draws=draws, seed=seed, chains=chains,
                             psi=estimate_psi(self, criterion, scale))
 
+    def _build_objective(self) -> Any:
+        from .laplace import GlmmObjective
+
+        obj = GlmmObjective(self.design, nAGQ=max(self.nAGQ, 1), lme4_compat=self.lme4_compat)
+        # PIRLS's fallback start (the GLM's beta while fitting): the estimates serve as well.
+        obj.beta0 = np.array(self.beta)
+        return obj
+
     def _chol_and_factor(self) -> tuple[Any, Any]:
         """PIRLS's blocked Cholesky and factor at the conditional modes."""
         return self._factor.chol, self._factor.factor
@@ -197,10 +206,14 @@ class GlmerResult(LmerResult):
         return np.sign(r) * np.sqrt(np.maximum(fam.dev_resids(d.y, mu, d.weights), 0.0))
 
     # -- printing --------------------------------------------------------------------------
-    def summary(self) -> str:
-        """lme4's ``summary(fit)`` of a ``glmerMod`` as text."""
+    def summary(self, ddf: str | None = None) -> str:
+        """lme4's ``summary(fit)`` of a ``glmerMod`` as text (Wald z tests; ``ddf`` applies to
+        linear mixed models only and must be None)."""
         from .glmm_summary import format_glmm_summary
 
+        if ddf is not None:
+            raise ModelError("ddf applies to linear mixed models; a GLMM's summary has Wald z "
+                             "tests")
         return format_glmm_summary(self)
 
     def __repr__(self) -> str:
@@ -224,25 +237,21 @@ class GlmerResult(LmerResult):
         ----------
         newdata : DataFrame or None
             None predicts the fitted data.
-        re_form : None, "NA" or "~0"
-            None includes every random-effects term; "NA" / "~0" gives X beta + offset.
+        re_form : None, "NA", "~0" or a random-effects formula
+            None includes every random-effects term; "NA" / "~0" gives X beta + offset; a
+            formula such as ``"~(1 | herd)"`` includes only the columns it names (lme4's
+            ``re.form``).
         allow_new_levels : bool
             New levels get b = 0; when False they raise :class:`NewLevelError`.
         type : {"link", "response"}
         """
         if type not in ("link", "response"):
             raise DataError(f"unknown prediction type {type!r}; use 'link' or 'response'")
-        with_random = _with_random(re_form)
-        d = self.design
-        if newdata is None:
-            eta = np.array(self.eta) if with_random else d.X @ self.beta + d.offset
-        else:
-            nd = d.encode_new(newdata, allow_new_levels=allow_new_levels,
-                              with_random=with_random)
-            eta = nd.X @ self.beta + nd.offset
-            if with_random:
-                eta = eta + random_part(d, self.b, nd.codes, nd.Xk)
+        eta = self._linear_predictor(newdata, re_form, allow_new_levels)
         return self.family.linkinv(eta) if type == "response" else eta
+
+    def _eta_fitted(self) -> np.ndarray:
+        return np.array(self.eta)
 
     def simulate(self, nsim: int = 1, seed: Any = None,
                  newparams: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -255,6 +264,8 @@ class GlmerResult(LmerResult):
         -------
         DataFrame, shape (n, nsim), columns ``sim_1`` ...
         """
+        nsim = check_count(nsim, "nsim", 1)
+        rng = make_rng(seed, "seed")
         params: dict[str, Any] = {"beta": self.beta, "theta": self.theta, "phi": self.phi}
         params.update(newparams or {})
         d = self.design
@@ -262,7 +273,6 @@ class GlmerResult(LmerResult):
         theta = np.asarray(params["theta"], dtype=float).ravel()
         if beta.size != d.p or theta.size != d.n_theta:
             raise DataError(f"newparams need beta of size {d.p} and theta of size {d.n_theta}")
-        rng = np.random.default_rng(seed)
         lams, start = [], 0
         for t in d.reterms:
             lams.append(lambda_from_theta(theta[start:start + t.n_theta], t.q))

@@ -95,8 +95,22 @@ def test_different_models_refused(fit: Any) -> None:
     refit = hm.Model("Reaction ~ Days + (Days | Subject)", data).fit()
     with pytest.raises(CompareError):
         hm.compare(fit, StandIn(refit.design, fit_datatree(refit, draws=100)))
-    with pytest.raises(CompareError, match="from hiermix"):
+    with pytest.raises(CompareError, match="must be a posterior"):
         hm.compare(fit, object())
+
+
+def test_wrong_kinds_of_result_refused(fit: Any, cmp: Any) -> None:
+    post = cmp.post
+    with pytest.raises(CompareError, match=r"not two fits .*Model\(...\).sample\(\)"):
+        hm.compare(fit, fit)
+    with pytest.raises(CompareError, match=r"the two are swapped .*call compare\(fit, post\)"):
+        hm.compare(post, fit)
+    with pytest.raises(CompareError, match="not two posteriors"):
+        hm.compare(post, post)
+    with pytest.raises(CompareError, match=r"first argument .* must be a frequentist fit"):
+        hm.compare("fit.pkl", post)
+    with pytest.raises(CompareError, match=r"ci must be a number in \(0, 1\), not '95%'"):
+        hm.compare(fit, post, ci="95%")
 
 
 def test_singular_fit_is_flagged() -> None:
@@ -130,14 +144,19 @@ def test_figures_and_report(cmp: Any, tmp_path: Path) -> None:
     assert "<table" in cmp._repr_html_()
 
 
+@pytest.mark.slow
 def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     csv = Path(hm.__file__).parent / "datasets" / "sleepstudy.csv"
     rc = main(["compare", "Reaction ~ Days + (Days | Subject)", "--data", str(csv),
                "--draws", "100", "--tune", "100", "--chains", "2", "--out", str(tmp_path)])
     assert rc == 0
     out = capsys.readouterr()
+    assert out.out.startswith("ML and the posterior agree on")
     assert "Fixed effects" in out.out and "Variance components" in out.out
-    assert (tmp_path / "report.html").exists()
+    page = (tmp_path / "report.html").read_text()
+    # real NUTS draws carry sample_stats: every check has a result, none "not recorded"
+    assert "not recorded" not in page and "E-BFMI per chain" in page
+    assert "HalfStudentT" in page and "nutpie" in page
     assert "report written to" in out.err
 
 

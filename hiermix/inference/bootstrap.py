@@ -142,7 +142,7 @@ def _lmm_replicates(fit: Any, seeds: list[np.random.SeedSequence]) -> np.ndarray
 
     design = fit.design
     lay = layout_of(fit)
-    obj = fit._objective_fn
+    obj = fit.objective_function()
     base = LmmCriterion(obj.gram)
     lower = np.asarray(obj.lower, dtype=float)
     theta0 = np.asarray(fit.theta, dtype=float)

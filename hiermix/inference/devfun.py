@@ -130,11 +130,11 @@ class LmmDevfun(Devfun):
             fit.theta), check_derivs=False, data_name=fit.data_name)
         self.fit_ml = ml
         self.layout = ParameterLayout.of(fit.design, has_sigma=True)
-        gram = ml._objective_fn.gram
+        gram = ml.objective_function().gram
         self.crit = LmmCriterion(gram)
         self.n = gram.n
         self.sum_log_w = gram.sum_log_w
-        self.lower_theta = np.asarray(ml._objective_fn.lower)
+        self.lower_theta = np.asarray(ml.objective_function().lower)
         self.theta_hat = np.asarray(ml.theta, dtype=float)
         self.estimate = np.concatenate([self.layout.sdcor(self.theta_hat, ml.sigma),
                                         [ml.sigma], ml.beta])

@@ -18,7 +18,7 @@ from .references import reference_fit
 @pytest.mark.parametrize("ref_id", ["sleepstudy_reml", "penicillin_crossed"])
 def test_criterion_matches_engine(ref_id: str) -> None:
     fit = reference_fit(ref_id)
-    crit = LmmCriterion(fit._objective_fn.gram)
+    crit = LmmCriterion(fit.objective_function().gram)
     theta = np.asarray(fit.theta)
     # the engine's objective at its optimum, to rounding
     assert crit.deviance(theta, True) == pytest.approx(fit.objective, rel=1e-12)
@@ -38,7 +38,7 @@ def test_criterion_matches_engine(ref_id: str) -> None:
 def test_fixing_a_fixed_effect_is_an_offset() -> None:
     fit = reference_fit("sleepstudy_reml")
     d = fit.design
-    crit = LmmCriterion(fit._objective_fn.gram)
+    crit = LmmCriterion(fit.objective_function().gram)
     c = 9.0
     held = crit.with_fixef(1, c)  # Days held at 9
     # the same model with X = intercept only and offset 9 * Days, built from the data

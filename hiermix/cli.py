@@ -77,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=_count(0), default=20261121,
                    help="random seed of the sampler (default 20261121)")
     c.add_argument("--ci", type=_level, default=0.95, help="interval level (default 0.95)")
+    c.add_argument("--ml-interval", choices=("profile", "wald", "boot"), default="profile",
+                   help="ML intervals for the variance components (default profile)")
     c.add_argument("--out", default="hiermix-report",
                    help="report folder (default hiermix-report); must not exist yet or be "
                         "empty, unless --overwrite")
@@ -155,7 +157,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from .compare import compare
     from .compare.report import fill_report, print_tables
 
-    cmp = compare(fit, post, ci=args.ci)
+    cmp = compare(fit, post, ci=args.ci, ml_interval=args.ml_interval, seed=args.seed)
     print_tables(cmp)
     out = dest.write(lambda folder: fill_report(cmp, folder, data_path=args.data))
     print(f"\nreport written to {out / 'report.html'} "

@@ -354,6 +354,29 @@ class LmerResult(ReadOnlyArrays):
 
         return varcorr_intervals(self, ci)
 
+    # -- confidence intervals, profiles and the bootstrap (hiermix.inference) -------------
+    def confint(self, parm: Any = None, level: float = 0.95, method: str = "profile",
+                **kwargs: Any) -> pd.DataFrame:
+        """Confidence intervals by lme4's row names (lme4's ``confint``): ``"profile"``,
+        ``"wald"`` or ``"boot"``; see :func:`hiermix.inference.confint`."""
+        from ..inference import confint
+
+        return confint(self, parm=parm, level=level, method=method, **kwargs)
+
+    def profile(self, parm: Any = None, **kwargs: Any) -> Any:
+        """Likelihood profiles (zeta traces) on lme4's scales (lme4's ``profile``); see
+        :func:`hiermix.inference.profile`."""
+        from ..inference import profile
+
+        return profile(self, parm=parm, **kwargs)
+
+    def bootstrap(self, nsim: int, seed: Any = None, n_jobs: int | None = None) -> Any:
+        """Parametric bootstrap (lme4's ``bootMer``); see
+        :func:`hiermix.inference.bootstrap`."""
+        from ..inference import bootstrap
+
+        return bootstrap(self, nsim, seed=seed, n_jobs=n_jobs)
+
     def to_datatree(self, draws: int = 1000, seed: Any = 0, chains: int = 4) -> Any:
         """The fit as an ArviZ DataTree with the posterior's names and dims: draws from the
         asymptotic distribution of the estimates (:mod:`hiermix.frequentist.datatree`), so that

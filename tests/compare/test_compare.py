@@ -115,9 +115,13 @@ def test_wrong_kinds_of_result_refused(fit: Any, cmp: Any) -> None:
 
 def test_singular_fit_is_flagged() -> None:
     fit = hm.Model("Yield ~ 1 + (1 | Batch)", load_data("Dyestuff2")).fit()
-    cmp = hm.compare(fit, StandIn(fit.design, fit_datatree(fit, draws=500)))
-    row = cmp.varcorr.iloc[0]
+    post = StandIn(fit.design, fit_datatree(fit, draws=500))
+    row = hm.compare(fit, post, ml_interval="wald").varcorr.iloc[0]
     assert bool(row["boundary"]) and np.isnan(row["ml_lower"])
+    # the profile interval of an SD on the boundary starts at 0, as lme4's
+    row = hm.compare(fit, post).varcorr.iloc[0]
+    assert bool(row["boundary"]) and row["ml_lower"] == 0 and row["ml_upper"] > 0
+    assert row["ml_interval"] == "profile"
 
 
 def test_figures_and_report(cmp: Any, tmp_path: Path) -> None:

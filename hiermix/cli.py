@@ -61,8 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("formula", help='lme4-style formula, e.g. "y ~ x + (1 + x | g)"')
     c.add_argument("--data", required=True, help="CSV file (a <name>.types.json beside it "
                    "restores R's factor levels)")
-    c.add_argument("--family", default="gaussian")
-    c.add_argument("--link", default=None)
+    c.add_argument("--family", default="gaussian",
+                   help="gaussian, binomial, poisson, Gamma or inverse_gaussian "
+                        "(default gaussian)")
+    c.add_argument("--link", default=None,
+                   help="one of R's links for the family, e.g. log or probit (default: the "
+                        "family's canonical link)")
     crit = c.add_mutually_exclusive_group()
     crit.add_argument("--reml", dest="reml", action="store_true", default=None,
                       help="REML for linear mixed models (their default; GLMMs refuse it)")
@@ -73,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="posterior draws per chain after tuning (default 1000)")
     c.add_argument("--tune", type=_count(0), default=1000,
                    help="tuning steps per chain (default 1000)")
-    c.add_argument("--chains", type=_count(1), default=4, help="chains (default 4)")
+    c.add_argument("--chains", type=_count(1), default=4,
+                   help="independent NUTS chains (default 4)")
     c.add_argument("--seed", type=_count(0), default=20261121,
                    help="random seed of the sampler (default 20261121)")
     c.add_argument("--ci", type=_level, default=0.95, help="interval level (default 0.95)")

@@ -399,7 +399,7 @@ class LmerResult(ReadOnlyArrays):
     def anova(self, ddf: str = "Satterthwaite") -> pd.DataFrame:
         """lmerTest's type III ANOVA table: an F test per fixed-effect term, columns sum_sq,
         mean_sq, num_df, den_df, F, p. For likelihood-ratio tests between models use
-        :func:`hiermix.inference.lrt.anova` (``hiermix.anova``)."""
+        ``hiermix.anova`` (:func:`hiermix.inference.lrt.anova`)."""
         from ..inference.ddf import anova_table
 
         return anova_table(self, ddf)

@@ -146,7 +146,8 @@ class GlmerResult(LmerResult):
         """Wald intervals for every row of :attr:`varcorr` on the log-SD / atanh-correlation /
         log-phi scale, beta profiled (see :mod:`hiermix.frequentist.glmm_wald`).
 
-        ``lme4_compat`` fits get NaN intervals: their phi is not a likelihood estimate. For
+        ``lme4_compat`` fits get NaN intervals: their phi is not a likelihood estimate; the
+        estimates are still :attr:`varcorr`'s (theta scaled by :attr:`re_scale`). For
         the negative binomial a last row (grp ``Residual``) holds theta's interval, on the
         log-theta scale, though ``varcorr`` has no such row (as lme4's ``VarCorr``).
         """

@@ -144,11 +144,17 @@ def estimate_psi(fit: Any, criterion: Callable[[np.ndarray], float] | None = Non
     scale : float or None
         The residual-scale parameter at the optimum: sigma for LMMs (default ``fit.sigma``),
         phi for dispersion GLMMs.
+
+    The SDs and correlations at psi-hat are those of ``fit.varcorr``: theta is scaled by
+    ``fit.re_scale`` (sigma for LMMs and lme4_compat fits of a scale family, else 1).
     """
     design = fit.design
     fam = design.family
     lmm = fam.name == "gaussian" and fam.link.name == "identity"
-    theta_scale = float(fit.sigma) if lmm else 1.0
+    # theta is relative to the fit's ``re_scale`` (Sigma_k = s^2 Lambda_k Lambda_k'): sigma
+    # for LMMs and for lme4_compat fits of a scale family (lme4 plugs in a moment estimate
+    # of phi), 1 for the other GLMMs. The SDs here must be varcorr's.
+    theta_scale = float(getattr(fit, "re_scale", fit.sigma if lmm else 1.0))
     resid = float(scale if scale is not None else (fit.sigma if lmm else 1.0))
     has_resid = fam.has_dispersion
     terms, pos = [], 0

@@ -6,7 +6,9 @@ Methods
     ``"wald"``: estimate +- z se for the fixed effects, as lme4's ``method = "Wald"``. lme4
     leaves the variance parameters empty (NA); hiermix fills them with the Wald intervals on
     the log-SD, atanh-correlation and log-sigma scales transformed back
-    (:mod:`hiermix.frequentist.wald`), and leaves empty only those on the boundary.
+    (:mod:`hiermix.frequentist.wald`), and leaves empty only those on the boundary and those
+    of ``lme4_compat`` fits of a dispersion family (a plug-in phi, no likelihood in it to
+    differentiate; their profiles raise a :class:`~hiermix.errors.ModelError`).
     ``"boot"``: percentile intervals of a parametric bootstrap
     (:mod:`hiermix.inference.bootstrap`; ``nsim`` replicates, lme4's default 500).
 

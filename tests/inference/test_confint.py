@@ -76,3 +76,28 @@ def test_dispersion_glmm_profile_phi() -> None:
     assert prof.loc["phi", "lower"] < fit.phi < prof.loc["phi", "upper"]
     # 200 observations: the profile and the log-scale Wald limits of phi agree to a few %
     np.testing.assert_allclose(prof.to_numpy(), wald.to_numpy(), rtol=0.05)
+
+
+def test_lme4_compat_dispersion_glmm() -> None:
+    """An lme4_compat Gamma fit (phi a moment estimate, theta relative to sqrt(phi)): the Wald
+    intervals of beta are beta +- z se as lme4's ``confint(method = "Wald")``; its variance
+    rows are NA as lme4's (no likelihood in phi to take a Hessian of); profiles refuse."""
+    from catalogue import load_data
+    from scipy import stats
+
+    import hiermix as hm
+    from hiermix.errors import ModelError
+
+    fit = hm.glmer("y ~ x + (1 | grupo)", load_data("seed_gamma_intercept"), family="Gamma",
+                   link="log", lme4_compat=True, check_derivs=False)
+    ci = fit.confint(method="wald")
+    assert list(ci.index) == ["sd_(Intercept)|grupo", "(Intercept)", "x", "phi"]
+    z = stats.norm.ppf(0.975)
+    se = np.asarray(fit.fixef_se)
+    np.testing.assert_allclose(ci.loc[["(Intercept)", "x"], "lower"], fit.beta - z * se,
+                               rtol=1e-12)
+    np.testing.assert_allclose(ci.loc[["(Intercept)", "x"], "upper"], fit.beta + z * se,
+                               rtol=1e-12)
+    assert np.isnan(ci.loc[["sd_(Intercept)|grupo", "phi"]].to_numpy()).all()
+    with pytest.raises(ModelError, match="lme4_compat=False"):
+        fit.confint(method="profile")

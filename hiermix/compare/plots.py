@@ -78,15 +78,15 @@ def plot_forest(cmp: Any, path: Any = None) -> Any:
     its mean, the summary the tables use (``post_mean``, ``std_diff``); variance components
     also carry a tick at the median, since their posteriors are skewed.
     """
-    vc = cmp.varcorr
+    vc, fam = cmp.varcorr, cmp.fit.design.family
     groups = [("fixed effects", [(str(n), r) for n, r in cmp.fixef.iterrows()])]
     sds = vc[vc["param"].isin(["sd", "sigma", "phi"])]
     if len(sds):
         groups.append(("standard deviations and dispersion",
-                       [(varcorr_label(r), r) for _, r in sds.iterrows()]))
+                       [(varcorr_label(r, fam), r) for _, r in sds.iterrows()]))
     cors = vc[vc["param"] == "corr"]
     if len(cors):
-        groups.append(("correlations", [(varcorr_label(r), r) for _, r in cors.iterrows()]))
+        groups.append(("correlations", [(varcorr_label(r, fam), r) for _, r in cors.iterrows()]))
     n = sum(len(rows) for _, rows in groups)
     legend_h = 0.75 if len(vc) else 0.45
     height = 0.62 * n + 0.5 * len(groups) + 0.6 + legend_h
@@ -235,7 +235,7 @@ def plot_varcorr(cmp: Any, path: Any = None) -> Any:
         if np.isfinite(row["ml_lower"]):
             ax.axvspan(row["ml_lower"], row["ml_upper"], color=ML_COLOUR, alpha=0.10,
                        label=f"ML {cmp.ci:.0%} Wald interval")
-        ax.set_title(varcorr_label(row), fontsize=9)
+        ax.set_title(varcorr_label(row, cmp.fit.design.family), fontsize=9)
         ax.set_ylim(bottom=0.0)
         ax.set_yticks([])
         ax.tick_params(axis="x", labelsize=8)

@@ -99,7 +99,7 @@ def varcorr_frames(cmp: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The variance-components table as shown: estimates, and the Monte Carlo columns."""
     t, ci = cmp.varcorr, f"{cmp.ci:.0%}"
     d = decimals(t["ml_se"])
-    labels = [varcorr_label(r) for _, r in t.iterrows()]
+    labels = [varcorr_label(r, cmp.fit.design.family) for _, r in t.iterrows()]
     ml = [_num(v, d) + (" (boundary)" if b else "") for v, b in zip(t["ml"], t["boundary"],
                                                                    strict=True)]
     est = pd.DataFrame({

@@ -249,14 +249,26 @@ def ranef_table(fit: Any, post: Any, ci: float) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def varcorr_label(row: Any) -> str:
+def varcorr_label(row: Any, family: Any = None) -> str:
     """Reader's name of a ``varcorr`` row: ``SD(Days) | Subject``, ``corr(Intercept, Days) |
-    Subject``, ``residual SD (sigma)`` or ``dispersion (phi)``."""
+    Subject``, ``residual SD (sigma)``, ``dispersion (phi)`` or, for the negative binomial
+    (a dispersion that does not scale the variance: ``family.has_dispersion`` and not
+    ``family.has_scale``), ``theta (NB shape)``.
+
+    Parameters
+    ----------
+    row
+        A row of :attr:`Comparison.varcorr`.
+    family : Family or None
+        The model's family; None labels a ``phi`` row as a dispersion.
+    """
     if row["param"] == "corr":
         return f"corr({row['var1']}, {row['var2']}) | {row['grp']}"
     if row["param"] == "sigma":
         return "residual SD (sigma)"
     if row["param"] == "phi":
+        if family is not None and family.has_dispersion and not family.has_scale:
+            return "theta (NB shape)"
         return "dispersion (phi)"
     return f"SD({row['var1']}) | {row['grp']}"
 

@@ -208,7 +208,7 @@ def verdict(cmp: Any, threshold: float = THRESHOLD,
     """
     rows: list[tuple[str, str, str, Any]] = [(str(name), "fixef", str(name), r)
                                              for name, r in cmp.fixef.iterrows()]
-    rows += [(varcorr_label(r), str(r["param"]), str(r["grp"]), r)
+    rows += [(varcorr_label(r, cmp.fit.design.family), str(r["param"]), str(r["grp"]), r)
              for _, r in cmp.varcorr.iterrows()]
     agree: list[str] = []
     gaps: list[Gap] = []

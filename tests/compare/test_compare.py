@@ -19,6 +19,7 @@ from catalogue import load_data
 
 import hiermix as hm
 from hiermix.cli import main
+from hiermix.compare.tables import varcorr_label
 from hiermix.errors import CompareError
 from hiermix.frequentist.datatree import fit_datatree
 
@@ -208,11 +209,17 @@ def test_arviz_plots_both_fits_without_renaming() -> None:
 ])
 def test_glmm_tables_hold_every_parameter(formula: str, data: str, family: str,
                                           link: str | None, resid: str | None) -> None:
+    # Wald intervals: profiling the Gamma fit's SD and phi took 11-26 s; the profile path is
+    # checked on cbpp below (test_glmm_tables_profile_intervals)
     fit = hm.Model(formula, load_data(data), family=family, link=link).fit()
-    cmp = hm.compare(fit, StandIn(fit.design, fit.to_datatree(draws=1000, seed=4)))
+    cmp = hm.compare(fit, StandIn(fit.design, fit.to_datatree(draws=1000, seed=4)),
+                     ml_interval="wald")
     assert list(cmp.fixef.index) == list(fit.design.fixef_names)
     params = list(cmp.varcorr["param"])
     assert params == ["sd"] + ([resid] if resid else [])
+    assert set(cmp.varcorr["ml_interval"]) == {"wald"}
+    np.testing.assert_allclose(cmp.varcorr["ml_lower"],
+                               fit.varcorr_intervals(0.95)["ml_lower"], rtol=1e-12)
     if resid == "phi":
         # the Residual row holds phi (lme4 prints it as the residual variance); for the
         # negative binomial it holds theta, which lme4's VarCorr leaves out
@@ -223,6 +230,25 @@ def test_glmm_tables_hold_every_parameter(formula: str, data: str, family: str,
                 float(fit.varcorr.set_index("grp").loc["Residual", "vcov"]))
         assert cmp.varcorr["grp"].iloc[-1] == "Residual"
         assert 0 < row["ml_lower"] < row["ml"] < row["ml_upper"]
+        label = varcorr_label(cmp.varcorr.iloc[-1], fit.family)
+        assert label == ("dispersion (phi)" if fit.family.has_scale else "theta (NB shape)")
     assert cmp.varcorr["ml_se"].notna().all()
     assert (cmp.fixef["std_diff"].abs() < 0.2).all()
     assert len(cmp.ranef) == sum(t.nlevels * t.q for t in fit.design.reterms)
+
+
+def test_glmm_tables_profile_intervals() -> None:
+    """compare's default ml_interval="profile" on a GLMM (cbpp: one SD, no dispersion, a
+    profile of about 2 s): the SD row holds confint's profile limits, the fixed effects
+    keep their Wald intervals."""
+    fit = hm.Model("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                   load_data("cbpp"), family="binomial").fit()
+    cmp = hm.compare(fit, StandIn(fit.design, fit.to_datatree(draws=200, seed=4)))
+    assert cmp.ml_interval == "profile"
+    assert set(cmp.varcorr["ml_interval"]) == {"profile"}
+    assert set(cmp.fixef["ml_interval"]) == {"wald"}
+    ci = fit.confint(parm="theta_")
+    row = cmp.varcorr.iloc[0]
+    assert row["ml_lower"] == pytest.approx(ci["lower"].iat[0], rel=1e-12)
+    assert row["ml_upper"] == pytest.approx(ci["upper"].iat[0], rel=1e-12)
+    assert row["ml_lower"] < row["ml"] < row["ml_upper"]

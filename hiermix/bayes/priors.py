@@ -27,17 +27,21 @@ class               default                               source of the rule
                                                           the Poisson (theta -> oo)
 ==================  ====================================  =====================================
 
-The negative binomial's theta (Var(y) = mu + mu^2 / theta) gets its prior on
-kappa = 1 / sqrt(theta), the coefficient of variation of the gamma-distributed multiplicative
-noise that turns a Poisson into an NB2 count: kappa is an SD on the scale of the mean, so it is
-read like the SDs of the random effects (kappa = 0.5 is about an observation-level random
-effect of SD 0.5 on the log scale), and kappa = 0 is the Poisson model. Exponential(1) on kappa
-is weakly informative: median kappa 0.69 (theta 2.1), P(theta < 0.25) = e^-2 = 0.14,
-P(theta < 0.1) = 0.04, and no barrier at the Poisson end. brms's default, gamma(0.01, 0.01) on
-theta itself, is close to the improper 1 / theta: it puts 92% of its mass below theta = 0.01
-(kappa > 10, counts more dispersed than any data set supports) and the rest spread up to
-theta = 1000, so with few groups or few counts it pulls theta towards 0 and inflates every
-standard error. A prior on log theta would need an arbitrary location; on kappa the Poisson end
+The negative binomial's theta (Var(y | b) = mu + mu^2 / theta) gets its prior on
+kappa = 1 / sqrt(theta), written ``InverseSqrt(Exponential(1.0))``: the sampled variable is
+``phi_inv_sqrt`` (kappa) and theta is the deterministic ``phi``. kappa is the coefficient of
+variation of the gamma-distributed multiplicative noise that turns a Poisson into an NB2
+count: an SD on the scale of the mean, read like the SDs of log-scale random effects
+(kappa = 0.5 is about an observation-level random effect of SD 0.5 on the log scale), and
+kappa = 0 is the Poisson model. Exponential(1) on kappa is the penalised-complexity prior of
+Simpson et al. (2017), shrinking towards the Poisson: median kappa log 2 = 0.69 (theta 2.08),
+P(theta < 0.25) = e^-2 = 0.14, P(theta < 0.1) = 0.04, and no barrier at the Poisson end.
+brms's default, gamma(0.01, 0.01) on theta itself, is close to the improper 1 / theta: it puts
+92% of its mass below theta = 0.01 (kappa > 10, counts more dispersed than any data set
+supports) and has its median at 4.5e-29, so with few groups or small counts it pulls theta
+towards extreme overdispersion and inflates every standard error. Override with
+``priors={"phi": HalfNormal(10)}`` (a prior on theta itself) or
+``{"phi": InverseSqrt(HalfNormal(1))}`` (on kappa). A prior on log theta would need an arbitrary location; on kappa the Poisson end
 is a natural centre.
 
 ``s`` and ``m`` follow rstanarm where it has a rule and the delta method elsewhere:

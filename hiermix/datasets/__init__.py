@@ -1,7 +1,8 @@
 """Data sets bundled with hiermix, read with R's factor levels.
 
-``load("sleepstudy")`` and ``load("cbpp")`` return the lme4 data sets (lme4 1.1-31) with every
-factor as a pandas Categorical in R's level order, so that hiermix's coefficient names and
+``load("sleepstudy")``, ``load("cbpp")`` and ``load("grouseticks")`` (tick counts on red grouse
+chicks, with lme4's centred height ``cHEIGHT``: the negative binomial's example) return the lme4
+data sets (lme4 1.1-31) with every factor as a pandas Categorical in R's level order, so that hiermix's coefficient names and
 reference levels match lme4's. The three ``seed_*`` sets are the simulated data of the lme4
 chapter this project starts from (drawn with R's RNG by that chapter's code; columns ``b0``,
 ``b1`` and ``media`` hold the true random effects and means):
@@ -26,7 +27,7 @@ import pandas as pd
 from ..errors import DataError
 
 HERE = Path(__file__).parent
-NAMES = ("sleepstudy", "cbpp", "seed_normal_intercept", "seed_gamma_intercept",
+NAMES = ("sleepstudy", "cbpp", "grouseticks", "seed_normal_intercept", "seed_gamma_intercept",
          "seed_invgauss_slope")
 FACTOR_CLASSES = ("factor", "ordered")
 

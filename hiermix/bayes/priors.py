@@ -41,8 +41,8 @@ brms's default, gamma(0.01, 0.01) on theta itself, is close to the improper 1 / 
 supports) and has its median at 4.5e-29, so with few groups or small counts it pulls theta
 towards extreme overdispersion and inflates every standard error. Override with
 ``priors={"phi": HalfNormal(10)}`` (a prior on theta itself) or
-``{"phi": InverseSqrt(HalfNormal(1))}`` (on kappa). A prior on log theta would need an arbitrary location; on kappa the Poisson end
-is a natural centre.
+``{"phi": InverseSqrt(HalfNormal(1))}`` (on kappa). A prior on log theta would need an
+arbitrary location; on kappa the Poisson end is a natural centre.
 
 ``s`` and ``m`` follow rstanarm where it has a rule and the delta method elsewhere:
 

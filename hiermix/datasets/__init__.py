@@ -2,10 +2,10 @@
 
 ``load("sleepstudy")``, ``load("cbpp")`` and ``load("grouseticks")`` (tick counts on red grouse
 chicks, with lme4's centred height ``cHEIGHT``: the negative binomial's example) return the lme4
-data sets (lme4 1.1-31) with every factor as a pandas Categorical in R's level order, so that hiermix's coefficient names and
-reference levels match lme4's. The three ``seed_*`` sets are the simulated data of the lme4
-chapter this project starts from (drawn with R's RNG by that chapter's code; columns ``b0``,
-``b1`` and ``media`` hold the true random effects and means):
+data sets (lme4 1.1-31) with every factor as a pandas Categorical in R's level order, so that
+hiermix's coefficient names and reference levels match lme4's. The three ``seed_*`` sets are
+the simulated data of the lme4 chapter this project starts from (drawn with R's RNG by that
+chapter's code; columns ``b0``, ``b1`` and ``media`` hold the true random effects and means):
 
 * ``seed_normal_intercept``: 10 groups x 50, y ~ N(4 - 6 x + b0, 4^2), SD(b0) = 25;
 * ``seed_gamma_intercept``: Gamma, log link, beta = (2, -8), phi = 0.5, SD(b0) = 3;

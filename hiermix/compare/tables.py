@@ -334,7 +334,7 @@ class Comparison:
 ML_INTERVALS = ("profile", "wald", "boot")
 
 
-def compare(fit: Any, post: Any, ci: float = 0.95, ml_interval: str = "profile",
+def compare(fit: Any, post: Any, ci: float = 0.95, ml_interval: str | None = None,
             nsim: int = 1000, seed: Any = None) -> Comparison:
     """Compare a maximum-likelihood fit with a posterior of the same model.
 
@@ -347,11 +347,13 @@ def compare(fit: Any, post: Any, ci: float = 0.95, ml_interval: str = "profile",
     ci : float
         Interval level for ML and posterior intervals (default 0.95; ArviZ's own default
         would be 0.89).
-    ml_interval : {"profile", "wald", "boot"}
-        ML intervals for the variance components: likelihood profile (default), Wald on the
+    ml_interval : {"profile", "wald", "boot"} or None
+        ML intervals for the variance components: likelihood profile, Wald on the
         log / atanh scales, or parametric-bootstrap percentiles (``nsim`` replicates from
         ``seed``). Fixed effects keep their Wald intervals. The tables' ``ml_interval``
-        column says which.
+        column says which. None (the default) means "profile", except for an
+        ``lme4_compat=True`` fit of a family with a dispersion parameter, which has no
+        likelihood in that parameter to profile: there it means "wald".
 
     Returns
     -------
@@ -365,6 +367,9 @@ def compare(fit: Any, post: Any, ci: float = 0.95, ml_interval: str = "profile",
     """
     if isinstance(ci, bool) or not isinstance(ci, int | float) or not 0.0 < ci < 1.0:
         raise CompareError(f"ci must be a number in (0, 1), not {ci!r}")
+    if ml_interval is None:
+        plug_in = getattr(fit, "lme4_compat", False) and fit.design.family.has_dispersion
+        ml_interval = "wald" if plug_in else "profile"
     if ml_interval not in ML_INTERVALS:
         raise CompareError(f"ml_interval must be one of {ML_INTERVALS}, not {ml_interval!r}")
     _check_same_model(fit, post)

@@ -252,3 +252,26 @@ def test_glmm_tables_profile_intervals() -> None:
     assert row["ml_lower"] == pytest.approx(ci["lower"].iat[0], rel=1e-12)
     assert row["ml_upper"] == pytest.approx(ci["upper"].iat[0], rel=1e-12)
     assert row["ml_lower"] < row["ml"] < row["ml_upper"]
+
+
+def test_compare_default_interval_falls_back_to_wald_for_plug_in_dispersion(monkeypatch):
+    """An lme4_compat Gamma fit has no likelihood in phi: the default compare uses Wald
+    intervals (an explicit "profile" is refused); a true-ML fit keeps the profile default."""
+    import hiermix as hm
+    from hiermix.compare import tables
+    from hiermix.datasets import load
+    from hiermix.errors import ModelError
+
+    data = load("seed_gamma_intercept")
+    model = hm.Model("y ~ x + (1 | grupo)", data, family="Gamma", link="log")
+    compat = model.fit(lme4_compat=True)
+    seen = []
+    monkeypatch.setattr(tables, "fixef_table", lambda *a, **k: None)
+    monkeypatch.setattr(tables, "ranef_table", lambda *a, **k: None)
+    monkeypatch.setattr(tables, "_check_same_model", lambda *a: None)
+    monkeypatch.setattr(tables, "varcorr_table",
+                        lambda fit, post, ci, how, intervals: seen.append(how))
+    tables.compare(compat, object())
+    assert seen == ["wald"]
+    with pytest.raises(ModelError):
+        tables.compare(compat, object(), ml_interval="profile")

@@ -56,11 +56,18 @@ def _forest_row(ax: Any, label: str, row: Any) -> None:
     ax.grid(axis="x", alpha=0.3)
 
 
-def _forest_legend(fig: Any, ci: float, medians: bool) -> None:
+def _interval_name(how: str) -> str:
+    """The ML interval of the variance components, as a legend names it."""
+    return {"profile": "profile", "boot": "bootstrap"}.get(how, "Wald")
+
+
+def _forest_legend(fig: Any, ci: float, medians: bool, how: str = "wald") -> None:
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], color=ML_COLOUR, marker="o", lw=2.5,
-                      label=f"ML estimate and {ci:.0%} Wald interval"),
+    ml = (f"ML estimate and {ci:.0%} Wald interval" if how == "wald" else
+          f"ML estimate and {ci:.0%} interval (Wald for fixed effects, "
+          f"{_interval_name(how)} for SDs and correlations)")
+    handles = [Line2D([], [], color=ML_COLOUR, marker="o", lw=2.5, label=ml),
                Line2D([], [], color=POST_COLOUR, marker="s", lw=2.5,
                       label=f"posterior mean and {ci:.0%} equal-tailed interval")]
     if medians:
@@ -99,7 +106,8 @@ def plot_forest(cmp: Any, path: Any = None) -> Any:
             if j == 0:
                 ax.set_title(title, fontsize=10, loc="left")
             i += 1
-    _forest_legend(fig, cmp.ci, medians=len(vc) > 0)
+    _forest_legend(fig, cmp.ci, medians=len(vc) > 0,
+                   how=str(getattr(cmp, "ml_interval", "wald")))
     fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - legend_h / height))
     return _save(fig, path)
 
@@ -201,8 +209,8 @@ def plot_varcorr(cmp: Any, path: Any = None) -> Any:
     """Posterior density of each SD, correlation and dispersion against its prior and ML.
 
     Each panel: the posterior density (kernel estimate) with its mean marked, the prior
-    density (dashed) over the same range, the ML estimate (solid line) and the ML Wald
-    interval (shaded band).
+    density (dashed) over the same range, the ML estimate (solid line) and the ML interval
+    (shaded band; profile, bootstrap or Wald as ``cmp.ml_interval`` says).
     """
     from scipy.stats import gaussian_kde
 
@@ -232,9 +240,10 @@ def plot_varcorr(cmp: Any, path: Any = None) -> Any:
         if dens is not None:
             ax.plot(grid, dens, "--", color="0.3", lw=1.2, label="prior density")
         ax.axvline(row["ml"], color=ML_COLOUR, lw=2, label="ML estimate")
+        row_how = str(row.get("ml_interval", getattr(cmp, "ml_interval", "wald")))
         if np.isfinite(row["ml_lower"]):
             ax.axvspan(row["ml_lower"], row["ml_upper"], color=ML_COLOUR, alpha=0.10,
-                       label=f"ML {cmp.ci:.0%} Wald interval")
+                       label=f"ML {cmp.ci:.0%} {_interval_name(row_how)} interval")
         ax.set_title(varcorr_label(row, cmp.fit.design.family), fontsize=9)
         ax.set_ylim(bottom=0.0)
         ax.set_yticks([])

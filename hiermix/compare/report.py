@@ -374,6 +374,9 @@ def report_html(cmp: Any, figures: Path, data_path: str | None = None,
 
     fit, post, design = cmp.fit, cmp.post, cmp.fit.design
     ci = f"{cmp.ci:.0%}"
+    vc_head = _INTERVAL_HEADS.get(getattr(cmp, "ml_interval", "wald"), "Wald")
+    vc_how = ("Wald" if vc_head == "Wald"
+              else f"Wald for fixed effects, {vc_head} for variance components")
     checks = sampler_checks(post)
     priors = getattr(post, "priors", None)
     priors_text = str(priors.report()) if priors is not None and hasattr(priors, "report") \
@@ -411,13 +414,13 @@ singular fit). The posterior median is shown because SD posteriors are
 skewed: it lies closer to the ML estimate than the mean.</p>
 {_table_html(vc_mc, "Monte Carlo precision of the posterior summaries")}
 <h2 id="figures">Figures</h2>
-<figure>{_img(figures / "forest.png", "forest plot")}<figcaption>Every parameter on its own
-axis: ML estimate (circle) with its {ci} Wald interval, posterior mean (square, the summary the
-tables use) with its {ci} equal-tailed interval; for SDs and correlations a tick marks the
-posterior median.</figcaption></figure>
+<figure>{_img(figures / "forest.png", "forest plot")}<figcaption>Every parameter on its
+own axis: ML estimate (circle) with its {ci} interval ({vc_how}), posterior mean (square, the
+summary the tables use) with its {ci} equal-tailed interval; for SDs and correlations a tick
+marks the posterior median.</figcaption></figure>
 <figure>{_img(figures / "varcorr.png", "variance-component densities")}<figcaption>Posterior
 density of each variance component (shaded red) with its mean (dotted), its prior (dashed),
-the ML estimate (blue line) and the ML {ci} Wald interval (blue band).</figcaption></figure>
+the ML estimate (blue line) and the ML {ci} {vc_head} interval (blue band).</figcaption></figure>
 <figure>{_img(figures / "ranef.png", "random effects")}<figcaption>Each level's conditional
 mode (ML, horizontal, bars &plusmn; z conditional SD) against its posterior mean (vertical,
 bars the {ci} posterior interval). Points on the dashed line agree.</figcaption></figure>

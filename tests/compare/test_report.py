@@ -155,7 +155,9 @@ def test_data_summary_and_versions(page: str) -> None:
 def test_figures_are_labelled(page: str) -> None:
     text = _text(page)
     assert "posterior mean (square, the summary the tables use)" in text
-    assert "the ML 95% Wald interval (blue band)" in text
+    # the comparison's default ML interval for variance components is the profile
+    assert "the ML 95% profile interval (blue band)" in text
+    assert "Wald for fixed effects, profile for variance components" in text
     assert "its prior (dashed)" in text
 
 

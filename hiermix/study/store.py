@@ -89,7 +89,7 @@ class StudyStore:
         for name in sorted(os.listdir(self.path)):
             m = _BLOCK.match(name)
             if m and int(m.group(1)) == cond and int(m.group(2)) < nsim:
-                frames.append(pd.read_csv(self.path / name, float_precision="round_trip",
+                frames.append(pd.read_csv(self.path / name,
                                           dtype={"error": object}))
         if not frames:
             return pd.DataFrame()

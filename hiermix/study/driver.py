@@ -18,8 +18,6 @@ from .runner import Job, execute, progress, run_block, template_design
 from .store import StudyStore, plan_blocks
 from .templates import Condition
 
-ConditionsLike = Condition | Sequence[Condition] | Sequence[tuple[pd.DataFrame, Mapping[str, float]]]
-
 
 def _conditions(data: Any, truth: Any) -> tuple[list[Condition], bool]:
     """(conditions, is_grid) from ``data``/``truth`` or a list of conditions in ``data``."""

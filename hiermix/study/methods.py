@@ -29,8 +29,7 @@ from scipy import stats
 from ..design import Design
 from ..errors import ModelError
 from ..naming import corr_pairs
-from .labels import confint_labels, cor_label, design_labels, dispersion_name, param_label, \
-    sd_label
+from .labels import confint_labels, cor_label, design_labels, dispersion_name, param_label, sd_label
 
 INTERVALS = ("wald", "profile", "boot", "posterior")
 RHAT_OK = 1.01  # Vehtari et al. (2021): R-hat below 1.01 before trusting a posterior
@@ -165,7 +164,7 @@ class Method:
         names = post.parameter_names(with_b=False)
         lo, hi = (1 - self.level) / 2, 1 - (1 - self.level) / 2
         est: dict[str, tuple[float, float, float]] = {}
-        for var, label, draws in _posterior_scalars(ds, names, design):
+        for _var, label, draws in _posterior_scalars(ds, names, design):
             flat = draws.ravel()
             centre = float(flat.mean() if self.point == "mean" else np.median(flat))
             est[label] = (centre, float(np.quantile(flat, lo)), float(np.quantile(flat, hi)))

@@ -20,6 +20,7 @@ estimate but no interval (a Wald interval on the boundary) count in ``n`` but no
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -90,12 +91,13 @@ def performance_table(estimates: pd.DataFrame, by: Sequence[str] = ()) -> pd.Dat
     keys = [*by, "method", "param"]
     rows = []
     for key, g in estimates.groupby(keys, sort=False, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
+        values: tuple[Any, ...] = key if isinstance(key, tuple) else (key,)
+        truth = float(g["truth"].to_numpy(float)[0])
         m = measures(g["estimate"].to_numpy(float), g["lower"].to_numpy(float),
-                     g["upper"].to_numpy(float), float(g["truth"].iat[0]))
+                     g["upper"].to_numpy(float), truth)
         failed = g["error"].notna()
         flagged = ~failed & (~g["converged"].astype(bool) | g["singular"].astype(bool)
                              | (g["divergences"] > 0))
-        rows.append({**dict(zip(keys, key, strict=True)), "truth": float(g["truth"].iat[0]),
+        rows.append({**dict(zip(keys, values, strict=True)), "truth": truth,
                      **m, "n_fail": int(failed.sum()), "n_flagged": int(flagged.sum())})
     return pd.DataFrame(rows, columns=[*by, *COLUMNS])

@@ -36,7 +36,7 @@ def write_study_report(result: Any, folder: str | Path, title: str = "Simulation
     fig = result.plot()
     fig.savefig(out / "performance.png", dpi=110)
     plt.close(fig)
-    zips = []
+    zips: list[tuple[str, str]] = []
     for p in result.performance["param"].unique():
         fig = result.zip_plot(p)
         name = f"zip_{len(zips)}.png"

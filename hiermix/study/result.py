@@ -102,7 +102,6 @@ class StudyResult:
 
     def to_dataset(self) -> Any:
         """The estimates as an ``xarray.Dataset`` with dims (cond, rep, method, param)."""
-        import xarray as xr
 
         est = self.estimates
         idx = ["cond", "rep", "method", "param"]

@@ -128,3 +128,10 @@ class StudyResult:
         for k in ("method", "param"):
             ds[k] = ds[k].astype(str)
         ds.to_netcdf(path, engine="scipy")
+
+    def to_zarr(self, path: Any) -> None:
+        """Write :meth:`to_dataset` as a Zarr store (a new directory)."""
+        ds = self.to_dataset()
+        for k in ("method", "param"):
+            ds[k] = ds[k].astype(str)
+        ds.to_zarr(path, mode="w-", consolidated=False)

@@ -187,6 +187,9 @@ def test_slope_template_and_netcdf(tmp_path) -> None:
     assert ds["estimate"].shape == (1, 3, 1, 7)
     np.testing.assert_array_equal(np.sort(ds["estimate"].values.ravel()),
                                   np.sort(res.estimates["estimate"].to_numpy()))
+    res.to_zarr(tmp_path / "s.zarr")
+    z = xr.open_zarr(tmp_path / "s.zarr", consolidated=False)
+    np.testing.assert_array_equal(z["estimate"].values, ds["estimate"].values)
 
 
 def test_plots(tmp_path) -> None:

@@ -77,7 +77,7 @@ if bayes is not None:
 
 # %%
 cols = ["J", "icc", "method", "param", "truth", "n_ok", "bias", "bias_mcse", "rel_bias",
-        "coverage", "coverage_mcse", "mean_width"]
+        "coverage", "coverage_mcse", "median_width"]
 done = [ml] if bayes is None else [ml, bayes]
 perf = pd.concat([r.performance for r in done], ignore_index=True)
 perf = perf[perf["param"].isin(PARAMS)][cols]

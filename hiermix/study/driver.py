@@ -143,7 +143,8 @@ def simulation_study(formula: str, data: Any, truth: Mapping[str, float] | None 
     # Rows within a replicate come in a fixed order (methods, then labels); blocks arrive in
     # any order, so a stable sort on (cond, rep) makes the table the same however it ran.
     est = est.sort_values(["cond", "rep"], kind="stable")
-    est["error"] = est["error"].astype(object).where(est["error"].notna(), None)
+    for col in ("error", "interval_error"):
+        est[col] = est[col].astype(object).where(est[col].notna(), None)
     est = est[[*factor_names, *[c for c in est.columns if c not in factor_names]]]
     return StudyResult(estimates=est.reset_index(drop=True), conditions=tuple(factor_names),
                        methods=tuple(names), formula=formula, seed=seed, nsim=int(nsim),

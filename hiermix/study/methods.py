@@ -108,7 +108,8 @@ class Method:
         -------
         (estimates, flags)
             Label -> (estimate, lower, upper); flags converged, singular, divergences,
-            rhat_max, seconds, error (None, or the message of the exception the fit raised).
+            rhat_max, seconds, error (None, or the message of the exception the fit raised)
+            and interval_error (the fit stands but ``confint`` raised: no intervals).
         """
         t0 = time.perf_counter()
         try:
@@ -120,7 +121,8 @@ class Method:
         except Exception as err:  # a failed fit is a result of the study, counted and reported
             est = {k: (np.nan, np.nan, np.nan) for k in design_labels(design)}
             flags = {"converged": False, "singular": False, "divergences": 0,
-                     "rhat_max": np.nan, "error": f"{type(err).__name__}: {err}"}
+                     "rhat_max": np.nan, "interval_error": None,
+                     "error": f"{type(err).__name__}: {err}"}
         flags["seconds"] = time.perf_counter() - t0
         return est, flags
 
@@ -132,6 +134,7 @@ class Method:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             res = fit(design, REML=self.REML, nAGQ=self.nAGQ)
+            interval_error: str | None = None
             point = _ml_point(res, design)
             if self.interval == "wald":
                 ci = _wald(res, design, self.level)
@@ -141,14 +144,18 @@ class Method:
                                      f"{self.interval!r}), which this hiermix lacks")
                 kw: dict[str, Any] = ({"nsim": self.nboot, "seed": seed, "n_jobs": 1}
                                       if self.interval == "boot" else {})
-                table = res.confint(method=self.interval, level=self.level, **kw)
+                try:
+                    table = res.confint(method=self.interval, level=self.level, **kw)
+                except Exception as err:  # the fit stands; its intervals are missing
+                    table, interval_error = None, f"{type(err).__name__}: {err}"
                 names = confint_labels(design)
-                ci = {names[str(k)]: (float(r["lower"]), float(r["upper"]))
-                      for k, r in table.iterrows() if str(k) in names}
+                ci = {} if table is None else {
+                    names[str(k)]: (float(r["lower"]), float(r["upper"]))
+                    for k, r in table.iterrows() if str(k) in names}
         converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
         est = {k: (v, *ci.get(k, (np.nan, np.nan))) for k, v in point.items()}
         return est, {"converged": converged, "singular": bool(res.is_singular),
-                     "divergences": 0, "rhat_max": np.nan}
+                     "divergences": 0, "rhat_max": np.nan, "interval_error": interval_error}
 
     # -- Bayes ------------------------------------------------------------------------------
     def _bayes(self, design: Design, seed: int) -> tuple[dict[str, tuple[float, float, float]],
@@ -172,7 +179,7 @@ class Method:
         rhat_max = float(max(np.nanmax(np.asarray(rhat[v])) for v in names))
         divergences = int(post.record.n_divergent)
         return est, {"converged": bool(rhat_max < RHAT_OK), "singular": False,
-                     "divergences": divergences, "rhat_max": rhat_max}
+                     "divergences": divergences, "rhat_max": rhat_max, "interval_error": None}
 
 
 def _posterior_scalars(ds: Any, names: list[str], design: Design

@@ -12,6 +12,9 @@ with mean theta_bar (Morris, White & Crowther 2019, Stat Med 38:2074, table 6)::
     coverage  = share of intervals holding theta, over the n_ci replicates with an interval
                                                MCSE sqrt(coverage (1 - coverage) / n_ci)
     mean_width = mean of (upper - lower)       MCSE sd(width) / sqrt(n_ci)
+    median_width                               (no MCSE; robust where a few intervals are
+                                               unbounded in practice, as Wald intervals of an
+                                               SD estimated near zero)
 
 Replicates whose fit failed have no estimate and count in ``n_fail``; replicates with an
 estimate but no interval (a Wald interval on the boundary) count in ``n`` but not ``n_ci``.
@@ -27,8 +30,8 @@ import pandas as pd
 
 COLUMNS = ["method", "param", "truth", "n_ok", "mean", "bias", "bias_mcse", "rel_bias",
            "rel_bias_mcse", "emp_se", "emp_se_mcse", "mse", "mse_mcse", "rmse", "rmse_mcse",
-           "n_ci", "coverage", "coverage_mcse", "mean_width", "mean_width_mcse", "n_fail",
-           "n_flagged"]
+           "n_ci", "coverage", "coverage_mcse", "mean_width", "mean_width_mcse", "median_width",
+           "n_fail", "n_flagged"]
 
 
 def measures(est: np.ndarray, lower: np.ndarray, upper: np.ndarray, truth: float
@@ -69,7 +72,8 @@ def measures(est: np.ndarray, lower: np.ndarray, upper: np.ndarray, truth: float
     out.update(n_ci=n_ci, coverage=cov,
                coverage_mcse=np.sqrt(cov * (1 - cov) / n_ci) if n_ci else nan,
                mean_width=float(width.mean()) if n_ci else nan,
-               mean_width_mcse=float(width.std(ddof=1) / np.sqrt(n_ci)) if n_ci > 1 else nan)
+               mean_width_mcse=float(width.std(ddof=1) / np.sqrt(n_ci)) if n_ci > 1 else nan,
+               median_width=float(np.median(width)) if n_ci else nan)
     return out
 
 

@@ -45,7 +45,7 @@ def write_study_report(result: Any, folder: str | Path, title: str = "Simulation
         zips.append((p, name))
     perf_cols = [*result.conditions, "method", "param", "truth", "n_ok", "n_fail", "n_flagged",
                  "bias", "bias_mcse", "rel_bias", "emp_se", "rmse", "rmse_mcse", "coverage",
-                 "coverage_mcse", "mean_width"]
+                 "coverage_mcse", "mean_width", "median_width"]
     parts = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p><code>{html.escape(result.formula)}</code> ({html.escape(result.family)}), "

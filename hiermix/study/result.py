@@ -21,7 +21,8 @@ class StudyResult:
     estimates : DataFrame
         The long table, one row per (condition, rep, method, param): the condition columns,
         cond, rep, method, param, truth, estimate, lower, upper, and the fit's flags
-        converged, singular, divergences, rhat_max, seconds, error (None when the fit ran).
+        converged, singular, divergences, rhat_max, seconds, error (None when the fit ran),
+        interval_error (None unless the fit ran but its intervals could not be computed).
     conditions : tuple of str
         Names of the condition columns (empty for a single design).
     methods : tuple of str
@@ -46,18 +47,20 @@ class StudyResult:
 
     @cached_property
     def fits(self) -> pd.DataFrame:
-        """Per (condition, method): replicates, failed fits, and fits flagged as not
-        converged, singular or with divergent transitions. Nothing is dropped: failed fits
-        have no estimate and show here; flagged fits stay in every measure."""
+        """Per (condition, method): replicates, failed fits, fits without intervals, and fits
+        flagged as not converged, singular or with divergent transitions. Nothing is dropped:
+        failed fits have no estimate and show here; flagged fits stay in every measure."""
         keys = [*self.conditions, "method"]
         one = self.estimates.drop_duplicates([*keys, "cond", "rep"]) if "cond" in \
             self.estimates else self.estimates.drop_duplicates([*keys, "rep"])
         failed = one["error"].notna()
-        return (one.assign(failed=failed, not_converged=~failed & ~one["converged"].astype(bool),
+        return (one.assign(failed=failed, no_interval=one["interval_error"].notna(),
+                           not_converged=~failed & ~one["converged"].astype(bool),
                            singular=~failed & one["singular"].astype(bool),
                            divergent=~failed & (one["divergences"] > 0))
                 .groupby(keys, sort=False)
                 .agg(replicates=("rep", "size"), failed=("failed", "sum"),
+                     no_interval=("no_interval", "sum"),
                      not_converged=("not_converged", "sum"), singular=("singular", "sum"),
                      divergent=("divergent", "sum"), seconds=("seconds", "mean"))
                 .reset_index())
@@ -74,7 +77,8 @@ class StudyResult:
         lines += ["", "fits (failed fits have no estimate; flagged fits are kept):",
                   self.fits.to_string(index=False), ""]
         cols = [*self.conditions, "method", "param", "truth", "n_ok", "bias", "bias_mcse",
-                "rel_bias", "emp_se", "rmse", "coverage", "coverage_mcse", "mean_width"]
+                "rel_bias", "emp_se", "rmse", "coverage", "coverage_mcse", "mean_width",
+                "median_width"]
         lines += ["performance (Monte Carlo standard errors as in Morris, White & Crowther "
                   "2019):", perf[cols].round(digits).to_string(index=False)]
         errors = self.estimates["error"].dropna().unique()

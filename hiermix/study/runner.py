@@ -30,7 +30,8 @@ from .labels import resolve_truth
 from .methods import Method
 from .simulate import simulate_response
 
-FLAG_COLUMNS = ["converged", "singular", "divergences", "rhat_max", "seconds", "error"]
+FLAG_COLUMNS = ["converged", "singular", "divergences", "rhat_max", "seconds", "error",
+                "interval_error"]
 ROW_COLUMNS = ["cond", "rep", "method", "param", "truth", "estimate", "lower", "upper",
                *FLAG_COLUMNS]
 PLACEHOLDER = "__hiermix_response__"

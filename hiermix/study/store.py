@@ -90,7 +90,7 @@ class StudyStore:
             m = _BLOCK.match(name)
             if m and int(m.group(1)) == cond and int(m.group(2)) < nsim:
                 frames.append(pd.read_csv(self.path / name,
-                                          dtype={"error": object}))
+                                          dtype={"error": object, "interval_error": object}))
         if not frames:
             return pd.DataFrame()
         out = pd.concat(frames, ignore_index=True)

@@ -41,6 +41,7 @@ def test_measures_equal_closed_forms() -> None:
         "n_ci": n, "coverage": cov, "coverage_mcse": math.sqrt(cov * (1 - cov) / n),
         "mean_width": wbar,
         "mean_width_mcse": math.sqrt(sum((w - wbar) ** 2 for w in widths) / (n - 1) / n),
+        "median_width": sorted(widths)[2],
     }
     got = measures(np.array(EST), np.array(LOW), np.array(UPP), TRUTH)
     for k, v in expected.items():

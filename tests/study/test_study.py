@@ -238,3 +238,22 @@ def test_bayes_method_flags() -> None:
     b = res.estimates[res.estimates["method"] == "bayes"]
     assert b["error"].isna().all() and b["rhat_max"].notna().all()
     assert (b["lower"] < b["estimate"]).all() and (b["estimate"] < b["upper"]).all()
+
+
+def test_interval_failure_keeps_the_estimate(monkeypatch) -> None:
+    """confint raising leaves the point estimate, counts the fit in no_interval."""
+    from hiermix.study.methods import Method
+
+    def broken(self, *a, **k):  # type: ignore[no-untyped-def]
+        raise ModelError("no profile today")
+
+    monkeypatch.setattr(LmerResult, "confint", broken, raising=False)
+    data, truth = random_intercept(J=6, n=4, icc=0.3)
+    res = hm.simulation_study(FORMULA, data, truth,
+                              [Method(name="reml-profile", interval="profile")], nsim=2, seed=1)
+    est = res.estimates
+    assert est["estimate"].notna().all() and est["lower"].isna().all()
+    assert est["error"].isna().all()
+    assert (est["interval_error"] == "ModelError: no profile today").all()
+    assert res.fits["no_interval"].iat[0] == 2 and res.fits["failed"].iat[0] == 0
+    assert (res.performance["n_ci"] == 0).all()

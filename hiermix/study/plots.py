@@ -91,6 +91,14 @@ def zip_plot(result: Any, param: str, cond: int = 0, level: float = 0.95) -> Any
         ax.hlines(rank[cover], lo[cover], hi[cover], colors="tab:blue", lw=0.8, label="covers")
         ax.hlines(rank[~cover], lo[~cover], hi[~cover], colors="tab:red", lw=0.8,
                   label="misses")
+        if n:
+            # A few practically unbounded intervals (Wald, SD near zero) would squash the
+            # rest into a line: show the bulk, from the 1st centile of the lower limits to
+            # the 75th of the upper ones; the cut intervals run off the edge.
+            left = min(float(np.quantile(lo, 0.01)), truth)
+            right = max(float(np.quantile(hi, 0.75)), truth)
+            pad = 0.05 * (right - left) if right > left else 1.0
+            ax.set_xlim(left - pad, right + pad)
         ax.axvline(truth, c="k", lw=1)
         ax.axhline(level * 100, ls="--", c="grey", lw=1)
         if n:

@@ -257,3 +257,14 @@ def test_interval_failure_keeps_the_estimate(monkeypatch) -> None:
     assert (est["interval_error"] == "ModelError: no profile today").all()
     assert res.fits["no_interval"].iat[0] == 2 and res.fits["failed"].iat[0] == 0
     assert (res.performance["n_ci"] == 0).all()
+
+
+@pytest.mark.slow
+def test_local_processes_equal_this_process() -> None:
+    """n_jobs=2 (forkserver worker processes) gives this process's estimates."""
+    data, truth = random_intercept(J=6, n=4, icc=0.3)
+    kw = dict(methods=["reml-wald"], nsim=6, seed=2, block_size=2)
+    pool = hm.simulation_study(FORMULA, data, truth, n_jobs=2, **kw)
+    here = hm.simulation_study(FORMULA, data, truth, **kw)
+    cols = ["rep", "param", "estimate", "lower", "upper"]
+    pd.testing.assert_frame_equal(pool.estimates[cols], here.estimates[cols], check_exact=True)

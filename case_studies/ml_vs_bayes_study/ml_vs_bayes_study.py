@@ -115,4 +115,4 @@ for J in (6, 12, 48):
     for icc in (0.1, 0.3):
         reml = p.loc[(J, icc, "reml-wald", "sd(Intercept|g)"), "mean"]
         mlv = p.loc[(J, icc, "ml-wald", "sd(Intercept|g)"), "mean"]
-        assert reml >= mlv - 1e-12, (J, icc)  # same data: REML's SD is never below ML's
+        assert reml >= mlv - 1e-6, (J, icc)  # same data: REML's SD is never below ML's

@@ -21,11 +21,22 @@ A stage after the engines: it uses both and nothing below imports it.
 from __future__ import annotations
 
 from .driver import simulation_study
-from .labels import cor_label, param_label, sd_label
+from .labels import cor_label, sd_label, varcorr_label
 from .methods import Method, bayes_method, ml_method
 from .result import StudyResult
 from .templates import Condition, design_template, random_intercept, study_grid
 
-__all__ = ["Condition", "Method", "StudyResult", "bayes_method", "cor_label", "design_template",
-           "ml_method", "param_label", "random_intercept", "sd_label", "simulation_study",
-           "study_grid"]
+__all__ = [
+           "Condition",
+           "Method",
+           "StudyResult",
+           "bayes_method",
+           "cor_label",
+           "design_template",
+           "ml_method",
+           "random_intercept",
+           "sd_label",
+           "simulation_study",
+           "study_grid",
+           "varcorr_label",
+]

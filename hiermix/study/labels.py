@@ -35,7 +35,8 @@ def cor_label(label: str, var1: str, var2: str) -> str:
     return f"cor({var1},{var2}|{label})"
 
 
-def param_label(grp: str, var1: str | None, var2: str | None, dispersion: str = "sigma") -> str:
+def varcorr_label(grp: str, var1: str | None, var2: str | None,
+                  dispersion: str = "sigma") -> str:
     """The label of a ``varcorr`` row (grp, var1, var2); the Residual row is ``dispersion``."""
     if grp == RESIDUAL:
         return dispersion

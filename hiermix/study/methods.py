@@ -29,7 +29,14 @@ from scipy import stats
 from ..design import Design
 from ..errors import ModelError
 from ..naming import corr_pairs
-from .labels import confint_labels, cor_label, design_labels, dispersion_name, param_label, sd_label
+from .labels import (
+    confint_labels,
+    cor_label,
+    design_labels,
+    dispersion_name,
+    sd_label,
+    varcorr_label,
+)
 
 INTERVALS = ("wald", "profile", "boot", "posterior")
 RHAT_OK = 1.01  # Vehtari et al. (2021): R-hat below 1.01 before trusting a posterior
@@ -211,7 +218,7 @@ def _ml_point(res: Any, design: Design) -> dict[str, float]:
     for r in res.varcorr.itertuples(index=False):
         if r.grp == "Residual":
             continue
-        out[param_label(r.grp, r.var1, r.var2)] = float(r.sdcor)
+        out[varcorr_label(r.grp, r.var1, r.var2)] = float(r.sdcor)
     if dispersion_name(design) == "phi":
         out["phi"] = float(res.phi)
     elif dispersion_name(design) == "sigma":
@@ -230,7 +237,7 @@ def _wald(res: Any, design: Design, level: float) -> dict[str, tuple[float, floa
     disp = dispersion_name(design) or "sigma"
     vc = res.varcorr_intervals(level)
     for r in vc.itertuples(index=False):
-        label = param_label(r.grp, r.var1, r.var2, dispersion=disp)
+        label = varcorr_label(r.grp, r.var1, r.var2, dispersion=disp)
         out[label] = (float(r.ml_lower), float(r.ml_upper))
     return out
 

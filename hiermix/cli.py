@@ -1,4 +1,5 @@
-"""The ``hiermix`` command line: ``hiermix compare FORMULA --data FILE.csv ...``.
+"""The ``hiermix`` command line: ``hiermix compare FORMULA --data FILE.csv ...`` and
+``hiermix study CONFIG.toml --out DIR [--scheduler ADDRESS]`` (:mod:`hiermix.study.config`).
 
 Fits one formula with both engines, prints the three comparison tables and writes a report
 directory. Bad input ends with a one-line message naming the culprit and exit code 2, never a
@@ -90,7 +91,53 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--overwrite", action="store_true",
                    help="replace a previous hiermix report in --out (only a folder that holds "
                         "hiermix's own, unchanged files and nothing else)")
+    _study_parser(sub)
     return p
+
+
+def _study_parser(sub: Any) -> None:
+    s = sub.add_parser("study", help="a simulation study from a TOML file",
+                       description="Simulate replicates from the truth in CONFIG, estimate "
+                                   "each with every method, and write a report with CSVs.")
+    s.add_argument("config", help="study file (TOML; see hiermix.study.config)")
+    s.add_argument("--out", required=True, help="report folder; must not exist yet or be "
+                   "empty, unless --overwrite")
+    s.add_argument("--overwrite", action="store_true",
+                   help="replace a previous hiermix report in --out")
+    s.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address (tcp://host:8786); local processes otherwise")
+    s.add_argument("--jobs", type=_count(1), default=None,
+                   help="local worker processes (default: every CPU)")
+    s.add_argument("--store", default=None, help="resumable store folder (overrides the file's)")
+
+
+def run_study(args: argparse.Namespace) -> int:
+    from .compare.destination import ReportDestination
+    from .study.config import load_config
+    from .study.driver import simulation_study
+    from .study.report import write_study_report
+
+    kw = load_config(args.config)
+    data_path = kw.pop("data_path")
+    store = args.store or kw.pop("store")
+    kw.pop("store", None)
+    dest = ReportDestination.check(args.out, overwrite=args.overwrite,
+                                   protect=[args.config, data_path, store])
+    client = None
+    if args.scheduler:
+        from dask.distributed import Client
+
+        client = Client(args.scheduler)
+    try:
+        res = simulation_study(**kw, store=store, client=client, n_jobs=args.jobs,
+                               progressbar=sys.stderr.isatty())
+    finally:
+        if client is not None:
+            client.close()
+    print(res.summary())
+    out = dest.write(lambda folder: write_study_report(res, folder))
+    print(f"\nreport written to {out / 'report.html'}", file=sys.stderr)
+    return 0
 
 
 def read_data(path: str) -> pd.DataFrame:
@@ -176,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "compare":
             return run_compare(args)
+        if args.command == "study":
+            return run_study(args)
     except HiermixError as err:
         print(f"hiermix: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_INPUT

@@ -1,0 +1,96 @@
+"""Benchmark of a simulation study (issue 12) against a bare loop of mixedlm refits.
+
+Target: REML with Wald intervals, 400 replicates of a 12-group, 48-row random-intercept model:
+the whole study (simulate, fit, intervals, bookkeeping) no slower than 400 bare
+``mixedlm.lmer`` refits of the same responses (no intervals, no bookkeeping).
+
+    .venv/bin/pip install mixedlm          # the "bench" extra
+    .venv/bin/python benchmarks/study.py   # --nsim 400 --jobs 1
+    .venv/bin/python benchmarks/study.py --bayes 3   # seconds per Bayes replicate
+
+Second target: in a study, each Bayes replicate after the first on a worker (2 chains x 600
+iterations) costs at most 0.5 s (no recompilation per replicate). ``--bayes N`` runs N
+replicates of ``"bayes"`` in this process and prints each one's seconds (the estimates'
+``seconds`` column: build, compile, sample, summarise).
+
+Both sides run in this one process, one after the other (``--jobs 1``: no worker start-up
+in the study's time). The bare loop fits the responses the study drew, read back from the
+same seeds, so both fit identical data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import hiermix as hm
+from hiermix.study import random_intercept
+from hiermix.study.labels import resolve_truth
+from hiermix.study.runner import replicate_seq, template_design
+from hiermix.study.simulate import simulate_response
+
+FORMULA = "y ~ 1 + (1 | g)"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nsim", type=int, default=400)
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=20261201)
+    ap.add_argument("--bayes", type=int, default=0, help="time N Bayes replicates instead")
+    args = ap.parse_args()
+    if args.bayes:
+        bayes_seconds(args.bayes, args.seed)
+        return
+    data, truth = random_intercept(J=12, n=4, icc=0.2)
+    # warm-up: numba kernels and module imports, outside both timings
+    hm.simulation_study(FORMULA, data, truth, ["reml-wald"], nsim=2, seed=1)
+
+    t0 = time.perf_counter()
+    res = hm.simulation_study(FORMULA, data, truth, ["reml-wald"], nsim=args.nsim,
+                              seed=args.seed, n_jobs=args.jobs, block_size=25)
+    t_study = time.perf_counter() - t0
+    print(f"hiermix study, {args.nsim} replicates (REML, Wald, bookkeeping): {t_study:.2f} s "
+          f"({1e3 * t_study / args.nsim:.1f} ms per replicate)")
+
+    design = template_design(FORMULA, data, "gaussian", None)
+    tr = resolve_truth(design, truth)
+    ys = []
+    for i in range(args.nsim):
+        seq = replicate_seq(args.seed, (), i)
+        data_seq = np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, 0))
+        ys.append(simulate_response(design, tr, np.random.default_rng(data_seq)))
+    try:
+        import mixedlm
+    except ImportError:
+        print("mixedlm: not installed (pip install mixedlm)")
+        return
+    frames = [data.assign(y=y) for y in ys]
+    mixedlm.lmer(FORMULA, frames[0])  # warm-up
+    t0 = time.perf_counter()
+    fits = [mixedlm.lmer(FORMULA, f) for f in frames]
+    t_bare = time.perf_counter() - t0
+    print(f"bare mixedlm.lmer refits, {args.nsim}: {t_bare:.2f} s "
+          f"({1e3 * t_bare / args.nsim:.1f} ms per refit)")
+    print(f"study / bare loop: {t_study / t_bare:.2f} (target <= 1)")
+    ours = res.estimates.query("param == 'Intercept'")["estimate"].to_numpy()
+    theirs = np.array([float(np.asarray(f.fixef())[0]) if not isinstance(f.fixef(), dict)
+                       else float(next(iter(f.fixef().values()))) for f in fits])
+    print(f"largest |intercept difference| hiermix - mixedlm: {np.abs(ours - theirs).max():.2e}")
+
+
+def bayes_seconds(nsim: int, seed: int) -> None:
+    data, truth = random_intercept(J=12, n=4, icc=0.2)
+    res = hm.simulation_study(FORMULA, data, truth, ["bayes"], nsim=nsim, seed=seed,
+                              sample_kwargs={"draws": 300, "tune": 300, "chains": 2})
+    sec = res.estimates.drop_duplicates("rep")["seconds"].to_numpy()
+    print("seconds per Bayes replicate (2 chains x 600 iterations):",
+          " ".join(f"{s:.2f}" for s in sec))
+    if nsim > 1:
+        print(f"after the first: mean {sec[1:].mean():.2f} s (target <= 0.5 s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""A real dask.distributed LocalCluster gives the local run's estimates (same seed)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import hiermix as hm
+from hiermix.study import random_intercept
+
+distributed = pytest.importorskip("dask.distributed")
+
+
+def test_local_cluster_equals_local_run() -> None:
+    data, truth = random_intercept(J=6, n=4, icc=0.3)
+    kw = dict(methods=["reml-wald", "ml-wald"], nsim=6, seed=21, block_size=2)
+    local = hm.simulation_study("y ~ 1 + (1 | g)", data, truth, **kw)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        remote = hm.simulation_study("y ~ 1 + (1 | g)", data, truth, client=client, **kw)
+    cols = ["rep", "method", "param", "estimate", "lower", "upper", "converged", "singular"]
+    pd.testing.assert_frame_equal(local.estimates[cols], remote.estimates[cols],
+                                  check_exact=True)

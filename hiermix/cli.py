@@ -1,8 +1,10 @@
 """The ``hiermix`` command line: ``hiermix compare FORMULA --data FILE.csv ...``.
 
 Fits one formula with both engines, prints the three comparison tables and writes a report
-directory. Bad input ends with a one-line message naming the culprit and a non-zero exit code,
-never a traceback.
+directory. Bad input ends with a one-line message naming the culprit and exit code 2, never a
+traceback. Every output path is checked before any fitting or sampling, and the report is
+written whole or not at all, never over a file hiermix did not write (see
+:mod:`hiermix.compare.destination`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,32 @@ import pandas as pd
 from .errors import HiermixError
 
 EXIT_INPUT = 2
+
+
+def _count(minimum: int) -> Any:
+    """An argparse type: an integer of at least ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+
+    return parse
+
+
+def _level(text: str) -> float:
+    """An argparse type: an interval level strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1 (0.95 for 95%), "
+                                         f"not {text}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,14 +67,22 @@ def _parser() -> argparse.ArgumentParser:
     crit.add_argument("--reml", dest="reml", action="store_true", default=True,
                       help="REML for linear mixed models (default)")
     crit.add_argument("--ml", dest="reml", action="store_false", help="maximum likelihood")
-    c.add_argument("--nagq", type=int, default=1, help="quadrature points for GLMMs "
+    c.add_argument("--nagq", type=_count(0), default=1, help="quadrature points for GLMMs "
                    "(1 = Laplace)")
-    c.add_argument("--draws", type=int, default=1000)
-    c.add_argument("--tune", type=int, default=1000)
-    c.add_argument("--chains", type=int, default=4)
-    c.add_argument("--seed", type=int, default=20261121)
-    c.add_argument("--ci", type=float, default=0.95, help="interval level (default 0.95)")
-    c.add_argument("--out", default="hiermix-report", help="output directory")
+    c.add_argument("--draws", type=_count(1), default=1000,
+                   help="posterior draws per chain after tuning (default 1000)")
+    c.add_argument("--tune", type=_count(0), default=1000,
+                   help="tuning steps per chain (default 1000)")
+    c.add_argument("--chains", type=_count(1), default=4, help="chains (default 4)")
+    c.add_argument("--seed", type=_count(0), default=20261121,
+                   help="random seed of the sampler (default 20261121)")
+    c.add_argument("--ci", type=_level, default=0.95, help="interval level (default 0.95)")
+    c.add_argument("--out", default="hiermix-report",
+                   help="report folder (default hiermix-report); must not exist yet or be "
+                        "empty, unless --overwrite")
+    c.add_argument("--overwrite", action="store_true",
+                   help="replace a previous hiermix report in --out (only a folder that holds "
+                        "hiermix's own, unchanged files and nothing else)")
     return p
 
 
@@ -67,8 +103,12 @@ def read_data(path: str) -> pd.DataFrame:
     file = Path(path)
     if not file.exists():
         raise DataError(f"data file {path!r} does not exist")
+    if not file.is_file():
+        raise DataError(f"data file {path!r} is not a file")
     try:
         return read_csv_with_types(file)
+    except HiermixError:
+        raise
     except (OSError, ValueError, pd.errors.ParserError) as err:
         raise DataError(f"cannot read {path!r} as CSV: {err}") from None
 
@@ -87,10 +127,15 @@ def _stage(msg: str, out: Any) -> float:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    from .compare.destination import ReportDestination
+    from .datasets import types_path
     from .formula import parse
     from .model import Model
 
     spec = parse(args.formula)
+    # every output path is checked before the long work, so a refusal costs nothing
+    dest = ReportDestination.check(args.out, overwrite=args.overwrite,
+                                   protect=[args.data, types_path(args.data)])
     data = read_data(args.data)
     data_name = Path(args.data).stem
     log = sys.stderr
@@ -108,11 +153,11 @@ def run_compare(args: argparse.Namespace) -> int:
     print(f"  done in {time.perf_counter() - t:.2f} s", file=log)
 
     from .compare import compare
-    from .compare.report import print_tables, write_report
+    from .compare.report import fill_report, print_tables
 
     cmp = compare(fit, post, ci=args.ci)
     print_tables(cmp)
-    out = write_report(cmp, args.out, data_path=args.data)
+    out = dest.write(lambda folder: fill_report(cmp, folder, data_path=args.data))
     print(f"\nreport written to {out / 'report.html'} "
           f"(total {time.perf_counter() - t0:.1f} s)", file=log)
     return 0

@@ -150,6 +150,11 @@ class CompareError(HiermixError, ValueError):
     """Two results that cannot be compared (different models or data)."""
 
 
+class OutputError(HiermixError, ValueError):
+    """An output path hiermix will not write to (it exists, would replace the data, is a
+    link, is too long, or its folder cannot be written); nothing has been written."""
+
+
 __all__ = [
     "CompareError",
     "ConvergenceError",
@@ -163,6 +168,7 @@ __all__ = [
     "ModelError",
     "NewLevelError",
     "NonFiniteError",
+    "OutputError",
     "ResponseError",
     "ResponseSupportError",
     "ResponseTypeError",

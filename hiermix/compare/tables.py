@@ -5,14 +5,16 @@ Three tables, each a join on the names of :mod:`hiermix.naming`:
 ``fixef``
     index = coefficient names; ``ml``, ``ml_se``, ``ml_lower``, ``ml_upper`` (Wald, at ``ci``),
     ``post_mean``, ``post_median``, ``post_sd``, ``post_lower``, ``post_upper`` (equal-tailed at
-    ``ci``), ``rhat``, ``ess_bulk``, ``ess_tail`` and ``std_diff = (ml - post_mean) / post_sd``.
+    ``ci``), ``mcse_mean`` (Monte Carlo standard error of ``post_mean``), ``rhat``,
+    ``ess_bulk``, ``ess_tail`` (the tail ESS of the interval's two quantiles) and
+    ``std_diff = (ml - post_mean) / post_sd``.
 ``varcorr``
     keyed by ``grp``, ``var1``, ``var2`` exactly as the frequentist ``varcorr``; ``param`` says
     what the row is (``sd``, ``corr``, ``sigma`` or ``phi``). ML intervals are Wald intervals on
     the log-SD, atanh-correlation and log-dispersion scales from the Hessian of the ML
     objective, transformed back (so never below zero); ``boundary`` flags estimates on the
     boundary of the parameter space (singular fits), where Wald intervals mean nothing and are
-    left empty.
+    left empty. The posterior columns and ``std_diff`` are those of ``fixef``.
 ``ranef``
     long format (``grp``, ``level``, ``term``): conditional mode and conditional SD against
     posterior mean, SD and interval. ``ml_shrinkage = condsd^2 / sd^2`` and
@@ -33,8 +35,8 @@ from scipy.special import ndtri
 from ..errors import CompareError
 from ..naming import b_var, corr_var, pair_label, sd_var
 
-POST_COLUMNS = ["post_mean", "post_median", "post_sd", "post_lower", "post_upper", "rhat",
-                "ess_bulk", "ess_tail"]
+POST_COLUMNS = ["post_mean", "post_median", "post_sd", "post_lower", "post_upper", "mcse_mean",
+                "rhat", "ess_bulk", "ess_tail"]
 
 
 def _draws(post: Any, var: str) -> Any:
@@ -61,8 +63,9 @@ def _post_stats(x: np.ndarray, ci: float) -> dict[str, float]:
         out["rhat"] = float(az.rhat(x))
         out["ess_bulk"] = float(az.ess(x))
         out["ess_tail"] = float(az.ess(x, method="tail", prob=(lo, hi)))
+        out["mcse_mean"] = float(az.mcse(x))
     else:
-        out.update(rhat=np.nan, ess_bulk=np.nan, ess_tail=np.nan)
+        out.update(rhat=np.nan, ess_bulk=np.nan, ess_tail=np.nan, mcse_mean=np.nan)
     return out
 
 
@@ -175,6 +178,18 @@ def ranef_table(fit: Any, post: Any, ci: float) -> pd.DataFrame:
                                      "post_mean", "post_sd", "post_lower", "post_upper",
                                      "ml_shrinkage", "post_shrinkage"])
     return pd.concat(frames, ignore_index=True)
+
+
+def varcorr_label(row: Any) -> str:
+    """Reader's name of a ``varcorr`` row: ``SD(Days) | Subject``, ``corr(Intercept, Days) |
+    Subject``, ``residual SD (sigma)`` or ``dispersion (phi)``."""
+    if row["param"] == "corr":
+        return f"corr({row['var1']}, {row['var2']}) | {row['grp']}"
+    if row["param"] == "sigma":
+        return "residual SD (sigma)"
+    if row["param"] == "phi":
+        return "dispersion (phi)"
+    return f"SD({row['var1']}) | {row['grp']}"
 
 
 def _ml_sd(fit: Any, label: str) -> np.ndarray:

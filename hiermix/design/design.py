@@ -9,14 +9,18 @@ Holds, for n observations, p fixed effects and K random-effects terms::
     offset   (n,)        added to the linear predictor
     family               distribution and link
 
-Terms are ordered as lme4 orders them: by decreasing number of levels of the grouping factor,
-ties kept in formula order, and a ``||`` term is split into one term per column. This order is
-the order of theta, of the blocks of Z and of ``varcorr``.
+Terms are ordered as lme4 1.1-31 orders them (``mkReTrms``), a ``||`` term first split into one
+term per column: when the numbers of levels do not already decrease along the formula, by
+decreasing number of levels with ties in *reverse* formula order (lme4 takes
+``rev(order(nl))``), so ``(1 | Part) + (1 | Operator) + (1 | Part:Operator)`` with 3, 3 and 9
+levels becomes ``Part:Operator, Operator, Part``; otherwise in formula order. This order is the
+order of theta, of the blocks of Z and of ``varcorr``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -198,7 +202,8 @@ class Design:
         return replace(self, y=_frozen(y_new))
 
     def encode_new(self, newdata: pd.DataFrame | Mapping[str, Sequence[Any]],
-                   allow_new_levels: bool = False, with_random: bool = True) -> NewData:
+                   allow_new_levels: bool = False,
+                   with_random: bool | Sequence[bool] = True) -> NewData:
         """Encode new data with the fitted encodings (for ``predict``).
 
         Parameters
@@ -207,8 +212,10 @@ class Design:
         allow_new_levels : bool
             When False, a grouping level the fit never saw raises :class:`NewLevelError`;
             when True it gets code -1 (b = 0 in predictions, as in lme4).
-        with_random : bool
-            False skips the random-effects terms (lme4's ``re.form = NA``).
+        with_random : bool or sequence of bool
+            False skips the random-effects terms (lme4's ``re.form = NA``); one flag per term
+            encodes only the flagged terms (the others get code -1 and zero columns, so they
+            add nothing to a prediction).
 
         Raises
         ------
@@ -219,9 +226,13 @@ class Design:
         nd = newdata if isinstance(newdata, pd.DataFrame) else pd.DataFrame(newdata)
         # every expression is checked against the allow-list again, before anything runs
         user = tuple(self.transforms)
+        if isinstance(with_random, bool):
+            use = [with_random] * len(self.reterms)
+        else:
+            use = [bool(u) for u in with_random]
         needed = formula_variables(self.fixed_encoding.formula, user)
-        if with_random:
-            for t in self.reterms:
+        for t, u in zip(self.reterms, use, strict=True):
+            if u:
                 needed += list(t.factors) + formula_variables(t.encoding.formula, user)
         for o in self.spec.offsets:
             needed += expression_names(o, user)[1]
@@ -241,10 +252,14 @@ class Design:
         if isinstance(self.user_offset, str):
             offset = offset + nd[self.user_offset].to_numpy(dtype=float)
         codes, Xk = [], []
-        if with_random:
-            for t in self.reterms:
-                codes.append(t.new_codes(nd, allow_new_levels))
-                Xk.append(t.encoding.transform(nd, self.transforms))
+        if any(use):
+            for t, u in zip(self.reterms, use, strict=True):
+                if u:
+                    codes.append(t.new_codes(nd, allow_new_levels))
+                    Xk.append(t.encoding.transform(nd, self.transforms))
+                else:
+                    codes.append(np.full(m, -1, dtype=np.intp))
+                    Xk.append(np.zeros((m, t.q)))
         return NewData(X=X, offset=offset, codes=tuple(codes), Xk=tuple(Xk))
 
     def summary(self) -> str:
@@ -266,6 +281,19 @@ class Design:
         return (f"<Design {self.spec} | n={self.nobs}, p={self.p}, "
                 f"groups {{{grps}}}, family={self.family.r_name}({self.family.link.name})>")
 
+
+
+def lme4_term_order(terms: Sequence[ReTerm]) -> list[ReTerm]:
+    """Random-effects terms in lme4's order (``mkReTrms``, ``reorder.terms = TRUE``).
+
+    lme4 reorders only when some term has more levels than the one before it
+    (``any(diff(nl) > 0)``), and then takes ``rev(order(nl))``: R's ``order`` is stable, so
+    the reversal puts terms with equal numbers of levels in reverse formula order.
+    """
+    nl = [t.nlevels for t in terms]
+    if not any(b > a for a, b in itertools.pairwise(nl)):
+        return list(terms)
+    return [terms[i] for i in sorted(range(len(terms)), key=lambda i: (-nl[i], -i))]
 
 def build_design(
     spec: ModelSpec,
@@ -343,8 +371,7 @@ def build_design(
             built.append(ReTerm(group=t.group_name, label=t.group_name, factors=t.group,
                                 codes=_frozen(codes), levels=levels, X=_frozen(Xpart),
                                 cnames=encpart.names, encoding=encpart, spec_index=idx))
-    # lme4 (mkReTrms) orders terms by decreasing number of levels; sorted() is stable.
-    ordered = sorted(built, key=lambda t: -t.nlevels)
+    ordered = lme4_term_order(built)
     labels = term_labels([t.group for t in ordered])
     reterms = tuple(replace(t, label=lab) for t, lab in zip(ordered, labels, strict=True))
     for term in reterms:

@@ -8,7 +8,8 @@ Stages (one module each)::
     checks.py     singular fit, gradient and Hessian checks
     lmm.py        the driver (LmmObjective, fit_lmm)
     result.py     LmerResult, immutable, lme4's extractors in snake_case
-    summary.py    lme4's summary() text
+    summary.py    lme4's summary() text (lmerTest's with ddf=)
+    reform.py     which random effects predict() includes (lme4's re.form)
     simulate.py   responses from given parameters
 
 Generalised linear mixed models (``glmer``), holding the LMM machinery as their local

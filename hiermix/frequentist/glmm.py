@@ -210,7 +210,9 @@ def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: 
     # C C' the R_X covariance at the nAGQ = 0 estimates: the criterion is then about equally
     # curved in every direction, which BOBYQA and the finite differences both need (an
     # uncentred covariate such as VerbAgg's Anger otherwise leaves a long, flat valley).
-    scale = np.eye(k + p + (1 if obj.dispersion else 0))
+    # nAGQ = 0 stops at stage 0, whose vector is (theta, [log phi]) without beta: the
+    # coordinates below must be sized for the stage that produced the estimates.
+    scale = np.eye(x0.size if nAGQ == 0 else k + p + (1 if obj.dispersion else 0))
     origin = np.zeros(scale.shape[0])
     if nAGQ != 0:
         V0 = rx_vcov(obj, st0)

@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 
 from ..covariance import lambda_from_theta
-from ..errors import DataError
+from ..errors import DataError, ModelError
 from ..naming import RESIDUAL
 from .optimizer import OptSummary
-from .result import LmerResult, _frozen, _with_random, random_part
+from .result import LmerResult, _frozen, random_part
 
 if TYPE_CHECKING:
     from .laplace import GlmmObjective
@@ -197,10 +197,14 @@ class GlmerResult(LmerResult):
         return np.sign(r) * np.sqrt(np.maximum(fam.dev_resids(d.y, mu, d.weights), 0.0))
 
     # -- printing --------------------------------------------------------------------------
-    def summary(self) -> str:
-        """lme4's ``summary(fit)`` of a ``glmerMod`` as text."""
+    def summary(self, ddf: str | None = None) -> str:
+        """lme4's ``summary(fit)`` of a ``glmerMod`` as text (Wald z tests; ``ddf`` applies to
+        linear mixed models only and must be None)."""
         from .glmm_summary import format_glmm_summary
 
+        if ddf is not None:
+            raise ModelError("ddf applies to linear mixed models; a GLMM's summary has Wald z "
+                             "tests")
         return format_glmm_summary(self)
 
     def __repr__(self) -> str:
@@ -224,25 +228,21 @@ class GlmerResult(LmerResult):
         ----------
         newdata : DataFrame or None
             None predicts the fitted data.
-        re_form : None, "NA" or "~0"
-            None includes every random-effects term; "NA" / "~0" gives X beta + offset.
+        re_form : None, "NA", "~0" or a random-effects formula
+            None includes every random-effects term; "NA" / "~0" gives X beta + offset; a
+            formula such as ``"~(1 | herd)"`` includes only the columns it names (lme4's
+            ``re.form``).
         allow_new_levels : bool
             New levels get b = 0; when False they raise :class:`NewLevelError`.
         type : {"link", "response"}
         """
         if type not in ("link", "response"):
             raise DataError(f"unknown prediction type {type!r}; use 'link' or 'response'")
-        with_random = _with_random(re_form)
-        d = self.design
-        if newdata is None:
-            eta = np.array(self.eta) if with_random else d.X @ self.beta + d.offset
-        else:
-            nd = d.encode_new(newdata, allow_new_levels=allow_new_levels,
-                              with_random=with_random)
-            eta = nd.X @ self.beta + nd.offset
-            if with_random:
-                eta = eta + random_part(d, self.b, nd.codes, nd.Xk)
+        eta = self._linear_predictor(newdata, re_form, allow_new_levels)
         return self.family.linkinv(eta) if type == "response" else eta
+
+    def _eta_fitted(self) -> np.ndarray:
+        return np.array(self.eta)
 
     def simulate(self, nsim: int = 1, seed: Any = None,
                  newparams: dict[str, Any] | None = None) -> pd.DataFrame:

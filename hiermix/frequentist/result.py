@@ -23,6 +23,7 @@ from ..errors import DataError
 from ..naming import RESIDUAL, corr_pairs
 from .blocked import Factor, profiled_deviance
 from .optimizer import OptSummary
+from .reform import random_selection
 
 if TYPE_CHECKING:
     from .lmm import LmmObjective
@@ -338,12 +339,31 @@ class LmerResult:
 
         return fit_datatree(self, draws=draws, seed=seed, chains=chains)
 
+    # -- tests of fixed effects (hiermix.inference; Satterthwaite, Kenward-Roger) ------------
+    def coef_table(self, ddf: str | None = "Satterthwaite") -> pd.DataFrame:
+        """Fixed effects with t tests: columns estimate, se, df, t, p (lmerTest's
+        ``summary(fit, ddf=)`` coefficients). ``ddf``: ``"Satterthwaite"``,
+        ``"Kenward-Roger"`` (REML fits; se from the adjusted covariance) or None (lme4's table:
+        no df or p for an LMM, z tests for a GLMM). See :mod:`hiermix.inference.ddf`."""
+        from ..inference.ddf import coef_table
+
+        return coef_table(self, ddf)
+
+    def anova(self, ddf: str = "Satterthwaite") -> pd.DataFrame:
+        """lmerTest's type III ANOVA table: an F test per fixed-effect term, columns sum_sq,
+        mean_sq, num_df, den_df, F, p. For likelihood-ratio tests between models use
+        :func:`hiermix.anova`."""
+        from ..inference.ddf import anova_table
+
+        return anova_table(self, ddf)
+
     # -- printing --------------------------------------------------------------------------
-    def summary(self) -> str:
-        """lme4's ``summary(fit)`` as text."""
+    def summary(self, ddf: str | None = None) -> str:
+        """lme4's ``summary(fit)`` as text; with ``ddf`` (``"Satterthwaite"`` or
+        ``"Kenward-Roger"``) lmerTest's, whose fixed-effects block adds df and p-values."""
         from .summary import format_summary
 
-        return format_summary(self)
+        return format_summary(self, ddf)
 
     def __repr__(self) -> str:
         crit = "REML" if self.REML else "deviance"
@@ -366,9 +386,11 @@ class LmerResult:
         ----------
         newdata : DataFrame or None
             None predicts the fitted data.
-        re_form : None, "NA" or "~0"
+        re_form : None, "NA", "~0" or a random-effects formula
             None includes every random-effects term; ``"NA"`` or ``"~0"`` (or ``np.nan``)
-            gives the population prediction X beta + offset.
+            gives the population prediction X beta + offset; a formula such as
+            ``"~(1 | Subject)"`` includes only the columns it names (lme4's ``re.form``; see
+            :mod:`hiermix.frequentist.reform`).
         allow_new_levels : bool
             New levels predict with b = 0; when False they raise :class:`NewLevelError`.
 
@@ -376,17 +398,31 @@ class LmerResult:
         -------
         ndarray, shape (m,)
         """
-        with_random = _with_random(re_form)
+        return self._linear_predictor(newdata, re_form, allow_new_levels)
+
+    def _linear_predictor(self, newdata: Any, re_form: Any,
+                          allow_new_levels: bool) -> np.ndarray:
+        """X beta + offset + the random effects ``re_form`` selects, shape (m,)."""
+        masks = random_selection(self.design, re_form)
         d = self.design
+        full = masks is not None and all(m.all() for m in masks)
+        if newdata is None and full:
+            return self._eta_fitted()
+        b = self.b if masks is None else tuple(bk * mk for bk, mk in zip(self.b, masks,
+                                                                          strict=True))
         if newdata is None:
-            if with_random:
-                return self._fitted.copy()
-            return d.X @ self.beta + d.offset
-        nd = d.encode_new(newdata, allow_new_levels=allow_new_levels, with_random=with_random)
+            eta = d.X @ self.beta + d.offset
+            return eta if masks is None else eta + random_part(d, b)
+        use = [False] * len(d.reterms) if masks is None else [bool(m.any()) for m in masks]
+        nd = d.encode_new(newdata, allow_new_levels=allow_new_levels, with_random=use)
         eta = nd.X @ self.beta + nd.offset
-        if with_random:
-            eta = eta + random_part(d, self.b, nd.codes, nd.Xk)
+        if any(use):
+            eta = eta + random_part(d, b, nd.codes, nd.Xk)
         return eta
+
+    def _eta_fitted(self) -> np.ndarray:
+        """The fitted linear predictor with every random effect, shape (n,)."""
+        return self._fitted.copy()
 
     def simulate(self, nsim: int = 1, seed: Any = None,
                  newparams: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -417,12 +453,3 @@ class LmerResult:
                        data_name=self.data_name)
 
 
-def _with_random(re_form: Any) -> bool:
-    if re_form is None:
-        return True
-    if isinstance(re_form, float) and np.isnan(re_form):
-        return False
-    if isinstance(re_form, str) and re_form.replace(" ", "") in ("NA", "~0", "0"):
-        return False
-    raise DataError(f"re_form={re_form!r} is not supported; use None (all random effects) or "
-                    "'NA' / '~0' (none)")

@@ -147,16 +147,41 @@ def _corr_block(fit: LmerResult) -> list[str]:
     return out
 
 
-def format_summary(fit: LmerResult) -> str:
-    """lme4's ``summary(fit)`` text for a linear mixed model fit."""
+def _fixed_block_ddf(fit: LmerResult, table: Any) -> list[str]:
+    """lmerTest's fixed-effects block: Estimate, Std. Error, df, t value, Pr(>|t|)."""
+    names = [lme4_name(n) for n in table.index]
+    p = len(names)
+    est_se = format_r(np.concatenate([table["estimate"], table["se"]]))
+    df = format_r(table["df"].to_numpy())
+    tval = format_r(np.round(table["t"].to_numpy(), 3))
+    pval = ["<2e-16" if x < 2e-16 else f"{x:.3g}" for x in table["p"]]
+    rows = [[names[i], est_se[i], est_se[p + i], df[i], tval[i], pval[i]] for i in range(p)]
+    lines = _table(rows, ["", "Estimate", "Std. Error", "df", "t value", "Pr(>|t|)"],
+                   ["l", "r", "r", "r", "r", "r"])
+    return ["Fixed effects:", *[line[1:] for line in lines]]
+
+
+def format_summary(fit: LmerResult, ddf: str | None = None) -> str:
+    """lme4's ``summary(fit)`` text for a linear mixed model fit; with ``ddf``, lmerTest's
+    (t tests with Satterthwaite or Kenward-Roger degrees of freedom)."""
     how = "REML" if fit.REML else "maximum likelihood "
     d = fit.design
-    lines = [f"Linear mixed model fit by {how} ['lmerMod']",
-             f"Formula: {d.spec.formula or d.spec}"]
+    fixed = _fixed_block(fit)
+    title = f"Linear mixed model fit by {how} ['lmerMod']"
+    if ddf is not None:
+        from ..inference.ddf import coef_table
+
+        table = coef_table(fit, ddf)
+        if table.attrs["ddf"] is not None:
+            how = "REML" if fit.REML else "maximum likelihood"
+            title = (f"Linear mixed model fit by {how}. t-tests use {table.attrs['ddf']}'s "
+                     "method ['lmerModLmerTest']")
+            fixed = _fixed_block_ddf(fit, table)
+    lines = [title, f"Formula: {d.spec.formula or d.spec}"]
     if d.has_weights:
         lines.append("Weights: " + (d.user_weights if isinstance(d.user_weights, str)
                                     else "(given)"))
-    return layout(fit, lines, _residual_block(fit), _random_block(fit), _fixed_block(fit))
+    return layout(fit, lines, _residual_block(fit), _random_block(fit), fixed)
 
 
 def layout(fit: Any, head: list[str], residual: list[str], random: list[str],

@@ -140,6 +140,21 @@ def test_same_factor_in_several_bars_and_lme4_order(df: pd.DataFrame) -> None:
     assert d.ngrps == {"g": 6, "h": 3}
 
 
+def test_lme4_reverses_ties_when_it_reorders(df: pd.DataFrame) -> None:
+    """lme4 1.1-31's mkReTrms: ``if (any(diff(nl) > 0)) ord <- rev(order(nl))``. R's order()
+    is stable, so terms with equal numbers of levels come out in reverse formula order, and
+    nothing moves when the levels already decrease along the formula."""
+    parts = df.assign(Part=np.tile(["a", "b", "c"], 20), Operator=np.repeat(["x", "y", "z"], 20))
+    d = hm.Model("y ~ 1 + (1 | Part) + (1 | Operator) + (1 | Part:Operator)", parts).design
+    assert [t.label for t in d.reterms] == ["Part:Operator", "Operator", "Part"]
+    d = hm.Model("y ~ 1 + (1 | Part:Operator) + (1 | Part) + (1 | Operator)", parts).design
+    assert [t.label for t in d.reterms] == ["Part:Operator", "Part", "Operator"]  # no reorder
+    d = hm.Model("y ~ x + (1 | h) + (1 | g) + (0 + x | g)", df).design
+    assert [t.cnames for t in d.reterms] == [("x",), ("Intercept",), ("Intercept",)]
+    d = hm.Model("y ~ x + (x || g)", df).design  # 6, 6: already non-increasing
+    assert [t.cnames for t in d.reterms] == [("Intercept",), ("x",)]
+
+
 def test_responses(df: pd.DataFrame) -> None:
     d = hm.Model("log(z) ~ x + (1 | g)", df).design
     np.testing.assert_allclose(d.y, np.log(df["z"]))

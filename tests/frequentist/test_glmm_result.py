@@ -212,6 +212,28 @@ def test_nagq0(fit: GlmerResult, cbpp: pd.DataFrame) -> None:
     assert "nAGQ = 0" in f0.summary().splitlines()[0]
 
 
+def test_nagq0_two_thetas_and_dispersion(cbpp: pd.DataFrame) -> None:
+    """nAGQ = 0 with two terms (cbpp with an observation-level term) and with a dispersion
+    (Gamma) used to crash: the stage-0 vector (theta, [log phi]) was mapped through the joint
+    stage's (theta, beta, [log phi]) coordinates. The fits now end at the stage-0 optimum: the
+    same from another start, and no better than Laplace's criterion, which also optimises beta.
+    (No lme4 nAGQ = 0 reference exists for these models.)"""
+    data = cbpp.assign(obs=np.arange(len(cbpp)).astype(str))
+    formula = CBPP + " + (1 | obs)"
+    f0 = glmer(formula, data, nAGQ=0)
+    again = glmer(formula, data, nAGQ=0, start={"theta": [0.3, 0.6]})
+    lap = glmer(formula, data)
+    assert f0.theta.shape == (2,) and f0.vcov_source == "pirls"
+    np.testing.assert_allclose(again.theta, f0.theta, atol=1e-3)
+    assert lap.objective <= f0.objective + 1e-8 and f0.objective - lap.objective < 1.0
+    seed = load_data("seed_gamma_intercept")
+    g0 = glmer("y ~ x + (1 | grupo)", seed, family="Gamma", link="log", nAGQ=0)
+    g1 = glmer("y ~ x + (1 | grupo)", seed, family="Gamma", link="log")
+    assert g0.nAGQ == 0 and g0.phi > 0
+    assert g1.objective <= g0.objective + 1e-8 and g0.objective - g1.objective < 0.01
+    np.testing.assert_allclose(g0.theta, g1.theta, rtol=1e-3)
+
+
 def test_offset_shifts_the_intercept() -> None:
     """A constant offset c moves the intercept by -c and leaves the likelihood unchanged
     (invariance of eta = offset + X beta + Z b)."""

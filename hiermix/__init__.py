@@ -20,7 +20,8 @@ __version__ = "0.1.0"
 # The engines import the optimiser and PyMC; load them on first use so that ``import hiermix``
 # (and parsing) stays fast. ``compare`` is imported eagerly: as a lazy attribute it would be
 # shadowed by the subpackage of the same name once that is imported.
-_LAZY = {"lmer": "frequentist", "glmer": "frequentist", "anova": "inference.lrt"}
+_LAZY = {"lmer": "frequentist", "glmer": "frequentist", "anova": "inference.lrt",
+         "prior_sweep": "sensitivity"}
 
 
 def __getattr__(name: str) -> object:

@@ -13,5 +13,7 @@ lives in :mod:`hiermix.inference.influence`.
 from __future__ import annotations
 
 from .power_scaling import THRESHOLD, diagnose, plot_power_scaled, sensitivity
+from .prior_sweep import PriorSweep, prior_sweep
 
-__all__ = ["THRESHOLD", "diagnose", "plot_power_scaled", "sensitivity"]
+__all__ = ["THRESHOLD", "PriorSweep", "diagnose", "plot_power_scaled", "prior_sweep",
+           "sensitivity"]

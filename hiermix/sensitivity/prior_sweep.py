@@ -117,7 +117,7 @@ def ml_rows(fit: Any, ci: float, interval: str = "profile") -> pd.DataFrame:
     rows = []
     for lab, (est, lo, hi) in wald.items():
         kind = "wald"
-        key = names.get(lab)
+        key = names.get(lab, "")
         if prof is not None and key in prof.index:
             lo, hi = float(prof.loc[key, "lower"]), float(prof.loc[key, "upper"])
             kind = "profile"

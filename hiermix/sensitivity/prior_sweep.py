@@ -119,7 +119,7 @@ def ml_rows(fit: Any, ci: float, interval: str = "profile") -> pd.DataFrame:
         kind = "wald"
         key = names.get(lab, "")
         if prof is not None and key in prof.index:
-            lo, hi = float(prof.loc[key, "lower"]), float(prof.loc[key, "upper"])
+            lo, hi = (float(v) for v in prof.loc[key, ["lower", "upper"]].to_numpy())
             kind = "profile"
         rows.append({"param": lab, "source": ML, "estimate": est, "lower": lo, "upper": hi,
                      "interval": kind})

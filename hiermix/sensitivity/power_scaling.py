@@ -202,5 +202,37 @@ def plot_power_scaled(post: Any, params: Sequence[str] | None = None, kind: str 
         for dim, val in sel.items():
             coords.setdefault(dim, []).append(val)
     draw = azp.plot_psense_dist if kind == "dist" else azp.plot_psense_quantities
+    kwargs.setdefault("labeller", _labeller(parameter_cells(post)))
     return draw(dt, var_names=_variables(cells), coords=coords or None, alphas=alphas,
                 **kwargs)
+
+
+def _labeller(cells: Sequence[tuple[str, dict[str, str], str]]) -> Any:
+    """An ArviZ labeller that titles each panel with the parameter label (``Days``,
+    ``sd(Intercept|Subject)``) and the other selections (the power-scaled component)."""
+    from arviz_base.labels import BaseLabeller
+
+    labels = {(v, tuple(sorted(sel.items()))): lab for v, sel, lab in cells}
+    dims = {d for _, sel, _ in cells for d in sel}
+
+    class ParamLabeller(BaseLabeller):  # type: ignore[misc]
+        def _split(self, var_name: Any, sel: Any) -> tuple[str | None, dict[Any, Any]]:
+            own = tuple(sorted((k, str(v)) for k, v in sel.items() if k in dims))
+            rest = {k: v for k, v in sel.items() if k not in dims}
+            return labels.get((var_name, own)), rest
+
+        def make_label_vert(self, var_name: Any, sel: Any, isel: Any) -> str:
+            label, rest = self._split(var_name, sel)
+            if label is None:
+                return str(super().make_label_vert(var_name, sel, isel))
+            extra = self.sel_to_str(rest, {k: isel[k] for k in rest if k in isel})
+            return f"{label}\n{extra}" if extra else label
+
+        def make_label_flat(self, var_name: Any, sel: Any, isel: Any) -> str:
+            label, rest = self._split(var_name, sel)
+            if label is None:
+                return str(super().make_label_flat(var_name, sel, isel))
+            extra = self.sel_to_str(rest, {k: isel[k] for k in rest if k in isel})
+            return f"{label}[{extra}]" if extra else label
+
+    return ParamLabeller()

@@ -19,7 +19,7 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/hiermix compare "Reaction ~ Days + (Days | Subject)" \
-	  --data hiermix/datasets/sleepstudy.csv --out $(OUT)
+	  --data hiermix/datasets/sleepstudy.csv --out $(OUT) --overwrite
 
 # pytest exits 5 when it collects nothing: that is not a failure of the code.
 test: $(STAMP)

@@ -61,11 +61,15 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("formula", help='lme4-style formula, e.g. "y ~ x + (1 + x | g)"')
     c.add_argument("--data", required=True, help="CSV file (a <name>.types.json beside it "
                    "restores R's factor levels)")
-    c.add_argument("--family", default="gaussian")
-    c.add_argument("--link", default=None)
+    c.add_argument("--family", default="gaussian",
+                   help="gaussian, binomial, poisson, Gamma or inverse_gaussian "
+                        "(default gaussian)")
+    c.add_argument("--link", default=None,
+                   help="one of R's links for the family, e.g. log or probit (default: the "
+                        "family's canonical link)")
     crit = c.add_mutually_exclusive_group()
-    crit.add_argument("--reml", dest="reml", action="store_true", default=True,
-                      help="REML for linear mixed models (default)")
+    crit.add_argument("--reml", dest="reml", action="store_true", default=None,
+                      help="REML for linear mixed models (their default; GLMMs refuse it)")
     crit.add_argument("--ml", dest="reml", action="store_false", help="maximum likelihood")
     c.add_argument("--nagq", type=_count(0), default=1, help="quadrature points for GLMMs "
                    "(1 = Laplace)")
@@ -73,10 +77,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="posterior draws per chain after tuning (default 1000)")
     c.add_argument("--tune", type=_count(0), default=1000,
                    help="tuning steps per chain (default 1000)")
-    c.add_argument("--chains", type=_count(1), default=4, help="chains (default 4)")
+    c.add_argument("--chains", type=_count(1), default=4,
+                   help="independent NUTS chains (default 4)")
     c.add_argument("--seed", type=_count(0), default=20261121,
                    help="random seed of the sampler (default 20261121)")
     c.add_argument("--ci", type=_level, default=0.95, help="interval level (default 0.95)")
+    c.add_argument("--ml-interval", choices=("profile", "wald", "boot"), default="profile",
+                   help="ML intervals for the variance components (default profile)")
     c.add_argument("--out", default="hiermix-report",
                    help="report folder (default hiermix-report); must not exist yet or be "
                         "empty, unless --overwrite")
@@ -162,7 +169,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from .compare import compare
     from .compare.report import fill_report, print_tables
 
-    cmp = compare(fit, post, ci=args.ci)
+    cmp = compare(fit, post, ci=args.ci, ml_interval=args.ml_interval, seed=args.seed)
     print_tables(cmp)
     extra = None
     if args.sensitivity:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
 
 #: Warnings skip frames in this directory (``warnings.warn(..., skip_file_prefixes=...)``), so
 #: they point at the user's line however deep inside hiermix they are raised.
@@ -41,6 +42,10 @@ class FormulaSyntaxError(HiermixError, ValueError):
         if position is not None:
             text += "\n    " + " " * position + "^"
         super().__init__(text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exceptions pickle as cls(*args); args holds the rendered text, not these arguments.
+        return type(self), (self.reason, self.formula, self.position)
 
 
 class UnsafeFormulaError(FormulaSyntaxError):
@@ -77,7 +82,9 @@ class UnknownColumnError(HiermixError, KeyError):
 
     def __init__(self, column: str, available: Iterable[str] = (), where: str = "") -> None:
         self.column = column
+        self.where = where
         avail = list(available)
+        self.available = tuple(avail)
         hint = ""
         if avail:
             close = [a for a in avail if a.lower() == column.lower()]
@@ -92,6 +99,9 @@ class UnknownColumnError(HiermixError, KeyError):
     def __str__(self) -> str:  # KeyError would otherwise print the repr of the message
         return self.message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.column, self.available, self.where)
+
 
 class DataError(HiermixError, ValueError):
     """The data cannot be used as given (empty, non-finite values, wrong types)."""
@@ -100,6 +110,14 @@ class DataError(HiermixError, ValueError):
 class TransformDomainError(DataError):
     """A transform in the formula is undefined for some values (``log`` of a negative value,
     ``sqrt`` of a negative value); the message names the expression and the column."""
+
+
+class ColumnTypeError(DataError, TypeError):
+    """A column the model uses has a type that cannot enter a model matrix (dates, times)."""
+
+
+class DuplicateColumnError(DataError):
+    """The data have two or more columns of the name a model uses."""
 
 
 class EmptyDataError(DataError):
@@ -142,8 +160,26 @@ class ModelError(HiermixError, ValueError):
     """A model that is well formed but cannot be fitted as asked (for example rank problems)."""
 
 
+class ArgumentError(ModelError, TypeError):
+    """An argument of the wrong type or outside its range (``draws=2.5``, ``nsim=-1``,
+    ``random_seed="abc"``, ``REML`` given to a GLMM); the message names the argument."""
+
+
 class ConvergenceError(HiermixError, RuntimeError):
     """An optimiser or the PIRLS iterations failed in a way no result can be built from."""
+
+
+class SeparationError(ConvergenceError):
+    """PIRLS failed because fixed-effect columns separate the response perfectly (binomial:
+    successes from failures; poisson: zero counts from the rest), so that the maximum-likelihood
+    coefficients are infinite. ``columns`` names them."""
+
+    def __init__(self, message: str, columns: Iterable[str] = ()) -> None:
+        self.columns = tuple(columns)
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self), self.columns)
 
 
 class CompareError(HiermixError, ValueError):
@@ -155,15 +191,28 @@ class OutputError(HiermixError, ValueError):
     link, is too long, or its folder cannot be written); nothing has been written."""
 
 
+class HiermixWarning(UserWarning):
+    """Base class of the warnings hiermix issues on purpose."""
+
+
+class SingularFitWarning(HiermixWarning):
+    """The fit is on the boundary of the parameter space (lme4's "boundary (singular) fit"):
+    some random-effects covariance matrix is singular (a zero SD or a correlation of +-1)."""
+
+
 __all__ = [
+    "ArgumentError",
+    "ColumnTypeError",
     "CompareError",
     "ConvergenceError",
     "DataError",
+    "DuplicateColumnError",
     "EmptyDataError",
     "FamilyError",
     "FormulaSyntaxError",
     "GroupingFactorError",
     "HiermixError",
+    "HiermixWarning",
     "MissingValueError",
     "ModelError",
     "NewLevelError",
@@ -172,6 +221,8 @@ __all__ = [
     "ResponseError",
     "ResponseSupportError",
     "ResponseTypeError",
+    "SeparationError",
+    "SingularFitWarning",
     "TransformDomainError",
     "UnknownColumnError",
     "UnsafeFormulaError",

@@ -33,7 +33,8 @@ class Model:
         Never modified.
     family : str or Family
         ``"gaussian"`` (default), ``"binomial"``, ``"poisson"``, ``"gamma"``/``"Gamma"``,
-        ``"inverse_gaussian"``/``"inverse.gaussian"``.
+        ``"inverse_gaussian"``/``"inverse.gaussian"``, ``"negative_binomial"``/``"nbinom2"``/
+        ``"negative.binomial"``.
     link : str or None
         None takes the family's R default.
     weights, offset : str, array-like or None
@@ -107,11 +108,12 @@ class Model:
         return (f"Model({self.formula!r}, family={self._family.r_name}({self._family.link.name})"
                 f", n={d.nobs}, p={d.p}, groups {{{grps}}}{dropped})")
 
-    def fit(self, REML: bool = True, nAGQ: int = 1, **kwargs: Any) -> Any:
+    def fit(self, REML: bool | None = None, nAGQ: int = 1, **kwargs: Any) -> Any:
         """Fit by maximum likelihood (REML for linear mixed models by default), as lme4 does.
 
         Gaussian models with the identity link go to the LMM engine (``lmer``); every other
-        family or link to the GLMM engine (``glmer``, Laplace for ``nAGQ=1``). See
+        family or link to the GLMM engine (``glmer``, Laplace for ``nAGQ=1``), which refuses
+        ``REML=True`` (:class:`~hiermix.errors.ArgumentError`). See
         :func:`hiermix.lmer` and :func:`hiermix.glmer` for the keyword arguments.
         """
         from .frequentist import fit as fit_design

@@ -22,7 +22,8 @@ Variables (in the Bayesian posterior and in the frequentist fit's DataTree)
     ``b_<label>``        random effects b                             ``(<label>_level,
                                                                       <label>_coef)``
     ``sigma``            residual SD (gaussian)                       ``()``
-    ``phi``              dispersion (gamma, inverse gaussian)         ``()``
+    ``phi``              dispersion (gamma, inverse gaussian; theta   ``()``
+                         of the negative binomial)
     ===================  ===========================================  ==========================
 
     Correlation pairs are ordered as lme4's ``as.data.frame(VarCorr())`` orders them and

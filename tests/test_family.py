@@ -115,3 +115,65 @@ def test_sample_has_the_right_mean(name: str) -> None:
     w = np.full(20000, 10.0 if name == "binomial" else 1.0)
     draws = fam.sample(mu, w, 0.5, np.random.default_rng(0))
     assert abs(draws.mean() - mu[0]) < 0.05 * mu[0]
+
+
+def test_negative_binomial_loglik_with_weights() -> None:
+    """w log NB2(y; mu, theta) against scipy's nbinom(n = theta, p = theta / (theta + mu))."""
+    theta = 1.7
+    y = rng.negative_binomial(theta, theta / (theta + 3.0), N).astype(float)
+    mu = rng.uniform(0.2, 8.0, N)
+    got = get_family("negative_binomial").loglik(y, mu, W, theta)
+    want = W * stats.nbinom.logpmf(y, theta, theta / (theta + mu))
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_negative_binomial_deviance_variance_and_poisson_limit() -> None:
+    """dev_resids = 2 (loglik(y, y) - loglik(y, mu)) at theta != 1; V(mu) = mu + mu^2 / theta;
+    at theta = 1e9 the log-density is the Poisson's (scipy) plus its first-order correction
+    (y (y - 1) / 2 - y mu + mu^2 / 2) / theta to 1e-12 absolute (no cancellation error)."""
+    fam = get_family("nbinom2")
+    theta = 0.45
+    y = rng.negative_binomial(theta, theta / (theta + 2.0), N).astype(float)
+    mu = rng.uniform(0.2, 8.0, N)
+    w = np.ones(N)
+    gap = 2.0 * (fam.loglik(y, y, w, theta) - fam.loglik(y, mu, w, theta))
+    np.testing.assert_allclose(fam.dev_resids(y, mu, w, theta), gap, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fam.variance(mu, theta), mu + mu**2 / theta, rtol=1e-15)
+    assert fam.has_dispersion and not fam.has_scale and fam.deviance_scale(theta) == 1.0
+    big = 1e9
+    first_order = (y * (y - 1.0) / 2.0 - y * mu + mu**2 / 2.0) / big
+    np.testing.assert_allclose(fam.loglik(y, mu, w, big),
+                               stats.poisson.logpmf(y, mu) + first_order, rtol=0, atol=1e-12)
+
+
+def test_negative_binomial_spellings_and_links() -> None:
+    for name in ("negative_binomial", "nbinom2", "negative.binomial"):
+        fam = get_family(name)
+        assert fam.name == "negative_binomial" and fam.link.name == "log"
+    assert get_family("nbinom2", "sqrt").link.name == "sqrt"
+    assert get_family("nbinom2", "identity").link.name == "identity"
+    assert str(get_family("nbinom2")) == "Negative Binomial  ( log )"
+    with pytest.raises(FamilyError, match="not available for the negative_binomial family"):
+        get_family("nbinom2", "logit")
+
+
+def test_negative_binomial_sample_moments() -> None:
+    """Draws have mean mu and variance mu + mu^2 / theta (within 3% at 200,000 draws)."""
+    fam = get_family("nbinom2")
+    mu, theta = np.full(200_000, 4.0), 1.5
+    draws = fam.sample(mu, np.ones_like(mu), theta, np.random.default_rng(1))
+    assert np.all(draws == np.round(draws))
+    assert abs(draws.mean() - 4.0) < 0.03 * 4.0
+    assert abs(draws.var() - (4.0 + 16.0 / 1.5)) < 0.03 * (4.0 + 16.0 / 1.5)
+
+
+def test_negative_binomial_support() -> None:
+    """Negative counts are refused naming the column; non-integer counts warn (as poisson)."""
+    from hiermix.errors import ResponseSupportError
+
+    fam = get_family("nbinom2")
+    w = np.ones(3)
+    with pytest.raises(ResponseSupportError, match=r"'TICKS'.*below zero.*Negative Binomial"):
+        fam.validate(np.array([0.0, -1.0, 2.0]), w, "TICKS")
+    with pytest.warns(UserWarning, match="non-integer counts in a Negative Binomial"):
+        fam.validate(np.array([0.0, 1.5, 2.0]), w, "TICKS")

@@ -8,7 +8,8 @@ For prior weights w, linear predictor eta = X beta + Z b + offset and mean mu = 
 * binomial: (w / m) log Binomial(k; m, mu), m = round(w) trials, k = round(w y) successes;
 * poisson: w log Poisson(y; mu);
 * gamma: Gamma(y; shape w / phi, mean mu);
-* inverse gaussian: IG(y; mu, shape w / phi).
+* inverse gaussian: IG(y; mu, shape w / phi);
+* negative binomial: w log NB2(y; mu, theta), theta = phi (Var(y) = mu + mu^2 / theta).
 
 Logs of means are taken on the eta scale where the link allows (log mu = eta for the log link,
 log mu = -softplus(-eta) for the logit), which is exact and avoids under- and overflow. R's
@@ -101,7 +102,8 @@ def loglik_graph(family: Family, y: Any, wt: Array, eta: Any, phi: Any) -> Any:
     eta : TensorVariable, shape (n,)
         Linear predictor, offset included.
     phi : TensorVariable, scalar
-        Dispersion (sigma^2 for gaussian); unused for binomial and poisson.
+        Dispersion (sigma^2 for gaussian, theta for the negative binomial); unused for
+        binomial and poisson.
     """
     import pytensor.tensor as pt
 
@@ -132,7 +134,29 @@ def loglik_graph(family: Family, y: Any, wt: Array, eta: Any, phi: Any) -> Any:
     if family.name == "inverse_gaussian":
         return -0.5 * (_LOG_2PI + 3.0 * pt.log(y) + pt.log(phi / wt)
                        + wt * pt.sqr(y - mu) / (phi * y * pt.sqr(mu)))
+    if family.name == "negative_binomial":
+        return wt * _nb_logpmf_graph(link, y, eta, mu, phi)
     raise ValueError(f"unknown family {family.name!r}")
+
+
+def _nb_logpmf_graph(link: str, y: Any, eta: Any, mu: Any, theta: Any) -> Any:
+    """log NB2(y; mu, theta) as :func:`hiermix.family.families._nb_logpmf` computes it.
+
+    log(1 + mu / theta) is softplus(eta - log theta) for the log link, exact for any eta, so
+    that log(theta + mu) = log theta + log(1 + mu / theta) never overflows.
+    """
+    import pytensor.tensor as pt
+
+    log_theta = pt.log(theta)
+    if link == "log":
+        log1p_ratio = pt.softplus(eta - log_theta)
+    else:
+        log1p_ratio = pt.log1p(mu / theta)
+    log_mu = _log_mu(link, eta, mu)
+    # xlogy semantics: a zero count times log(0) is 0, not nan.
+    ylogmu = pt.switch(pt.eq(y, 0), 0.0, y * log_mu)
+    return (pt.gammaln(y + theta) - pt.gammaln(theta) - pt.gammaln(y + 1)
+            - theta * log1p_ratio + ylogmu - y * (log_theta + log1p_ratio))
 
 
 def response_rv(name: str, family: Family, y: Array, wt: Array, eta: Any, phi: Any,

@@ -21,12 +21,30 @@ class               default                               source of the rule
 ``phi``             Half-Student-t(3, 2.5 phi_0)          phi_0 the moment estimate
                                                           Var(y) / E(y)^k, k = 2 (gamma) or
                                                           3 (inverse gaussian)
+``phi`` = theta     Exponential(1) on 1 / sqrt(theta)     the penalised-complexity prior of
+(negative binomial)                                       Simpson et al. (2017) for
+                                                          overdispersion, shrinking towards
+                                                          the Poisson (theta -> oo)
 ==================  ====================================  =====================================
+
+The negative binomial's theta (Var(y) = mu + mu^2 / theta) gets its prior on
+kappa = 1 / sqrt(theta), the coefficient of variation of the gamma-distributed multiplicative
+noise that turns a Poisson into an NB2 count: kappa is an SD on the scale of the mean, so it is
+read like the SDs of the random effects (kappa = 0.5 is about an observation-level random
+effect of SD 0.5 on the log scale), and kappa = 0 is the Poisson model. Exponential(1) on kappa
+is weakly informative: median kappa 0.69 (theta 2.1), P(theta < 0.25) = e^-2 = 0.14,
+P(theta < 0.1) = 0.04, and no barrier at the Poisson end. brms's default, gamma(0.01, 0.01) on
+theta itself, is close to the improper 1 / theta: it puts 92% of its mass below theta = 0.01
+(kappa > 10, counts more dispersed than any data set supports) and the rest spread up to
+theta = 1000, so with few groups or few counts it pulls theta towards 0 and inflates every
+standard error. A prior on log theta would need an arbitrary location; on kappa the Poisson end
+is a natural centre.
 
 ``s`` and ``m`` follow rstanarm where it has a rule and the delta method elsewhere:
 
 * gaussian, identity link: ``m = mean(y)``, ``s = sd(y)``;
-* binomial and poisson (any link): ``m = 0``, ``s = 1`` (rstanarm's link-scale default);
+* binomial, poisson and negative binomial (any link): ``m = 0``, ``s = 1`` (rstanarm's
+  link-scale default);
 * gaussian, gamma and inverse gaussian with the log link: ``m = mean(log(y))`` (``log(mean(y))``
   when some y <= 0), ``s = 1`` (the log scale is unitless, so rstanarm's link-scale default
   applies; the delta method would mix the spread the covariates explain into the scale);
@@ -237,6 +255,40 @@ class Exponential(Prior):
 
 
 @dataclass(frozen=True)
+class InverseSqrt(Prior):
+    """A prior on a positive x stated on 1 / sqrt(x): the free variable is
+    kappa = 1 / sqrt(x) ~ ``base``, and x = 1 / kappa^2 a deterministic.
+
+    The default for the negative binomial's theta is ``InverseSqrt(Exponential(1.0))``.
+    """
+
+    base: Prior = Exponential(1.0)
+    positive = True
+
+    def __post_init__(self) -> None:
+        if not self.base.positive:
+            raise ModelError(f"InverseSqrt needs a prior on the positive half-line for "
+                             f"1 / sqrt(x) (HalfNormal, HalfStudentT, Exponential); got "
+                             f"{self.base}")
+
+    def rv(self, name: str, dims: Any = None, shape: tuple[int, ...] | None = None) -> Any:
+        import pymc as pm
+
+        kappa = self.base.rv(f"{name}_inv_sqrt", dims=dims, shape=shape)
+        return pm.Deterministic(name, 1.0 / kappa**2, dims=dims)
+
+    def dist(self, shape: tuple[int, ...] = ()) -> Any:
+        raise ModelError("an InverseSqrt prior is a prior on a transformed variable; it has "
+                         "no distribution to use inside another prior")
+
+    def scaled(self, factor: Array | float) -> Prior:
+        return InverseSqrt(self.base.scaled(1.0 / np.sqrt(factor)))
+
+    def __str__(self) -> str:
+        return f"InverseSqrt({self.base}) (on 1 / sqrt)"
+
+
+@dataclass(frozen=True)
 class LKJ(Prior):
     """LKJ(eta) on a correlation matrix: eta = 1 is uniform, eta > 1 shrinks towards 0."""
 
@@ -270,7 +322,8 @@ class Priors:
     corr : dict of str -> LKJ
         Per term label with q_k > 1.
     sigma, phi : Prior or None
-        Residual SD (gaussian) or dispersion (gamma, inverse gaussian).
+        Residual SD (gaussian) or dispersion (gamma, inverse gaussian; theta of the negative
+        binomial).
     preset : str
     location, scale : float
         m and s of the module docstring.
@@ -342,7 +395,7 @@ def data_scale(design: Design) -> tuple[float, float]:
     ybar = float(np.average(y, weights=w)) if np.sum(w) > 0 else float(np.mean(y))
     sdy = float(np.sqrt(np.average((y - ybar) ** 2, weights=w))) if np.sum(w) > 0 else 1.0
     sdy = sdy if sdy > 0 else 1.0
-    if fam.name in ("binomial", "poisson"):
+    if fam.name in ("binomial", "poisson", "negative_binomial"):
         return 0.0, 1.0
     if fam.link.name == "identity":
         return ybar, sdy
@@ -434,8 +487,11 @@ def resolve_priors(design: Design, priors: Priors | str | Mapping[str, Any] | No
         if t.q > 1:
             corr[t.label] = LKJ(1.0)
     sigma = Exponential(1.0 / s) if design.family.name == "gaussian" else None
-    phi = (HalfStudentT(3.0, 2.5 * _phi0(design))
-           if design.family.name in ("gamma", "inverse_gaussian") else None)
+    phi: Prior | None = None
+    if design.family.name in ("gamma", "inverse_gaussian"):
+        phi = HalfStudentT(3.0, 2.5 * _phi0(design))
+    elif design.family.name == "negative_binomial":
+        phi = InverseSqrt(Exponential(1.0))
 
     known = set(_CLASSES) | {sd_var(lab) for lab in labels} | {corr_var(lab) for lab in labels}
     for key, pr in overrides.items():
@@ -478,5 +534,5 @@ def resolve_priors(design: Design, priors: Priors | str | Mapping[str, Any] | No
 
 def _check_positive(key: str, pr: Prior) -> None:
     if not pr.positive:
-        raise ModelError(f"{key!r} is positive and takes HalfNormal, HalfStudentT or "
-                         f"Exponential; got {pr}")
+        raise ModelError(f"{key!r} is positive and takes HalfNormal, HalfStudentT, "
+                         f"Exponential or InverseSqrt; got {pr}")

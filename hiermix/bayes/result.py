@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..arguments import make_rng
 from ..design import Design
 from ..design.reterm import group_labels
 from ..errors import ModelError
@@ -159,7 +160,8 @@ class BayesResult:
 
     @property
     def phi(self) -> Any:
-        """Draws of the dispersion: sigma^2 (gaussian), phi (gamma, inverse gaussian), or 1."""
+        """Draws of the dispersion: sigma^2 (gaussian), phi (gamma, inverse gaussian), theta
+        (negative binomial), or 1."""
         post = self.posterior
         if "phi" in post:
             return post["phi"]
@@ -265,7 +267,7 @@ class BayesResult:
         (proportions for binomial, as the response is stored)."""
         import xarray as xr
 
-        rng = np.random.default_rng(random_seed)
+        rng = make_rng(random_seed, "random_seed")
         d = self.design
         mu = self.fitted()
         yrep = d.family.sample(mu, np.asarray(d.weights), self._phi_draws()[:, None], rng)
@@ -302,7 +304,7 @@ class BayesResult:
         d = self.design
         nd = newdata if isinstance(newdata, pd.DataFrame) else pd.DataFrame(newdata)
         enc = d.encode_new(nd, allow_new_levels=allow_new_levels, with_random=include_random)
-        rng = np.random.default_rng(random_seed)
+        rng = make_rng(random_seed, "random_seed")
         beta = self._draws("beta")
         S = beta.shape[0]
         b_list, codes = [], []

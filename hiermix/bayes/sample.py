@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from ..arguments import check_count, check_seed
 from ..design import Design
-from ..errors import ModelError
+from ..errors import ArgumentError, ModelError
 from ..naming import FIXEF_DIM, b_var, coef_dim
 from .build import OBS_DIM, RESPONSE, BuiltModel, build_model
 from .diagnostics import diagnose, emit
@@ -104,9 +105,15 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
     BayesResult
     """
     name = _resolve_sampler(sampler)
-    if draws < 1 or chains < 1 or tune < 0:
-        raise ModelError(f"need draws >= 1, chains >= 1 and tune >= 0; got draws={draws}, "
-                         f"chains={chains}, tune={tune}")
+    draws = check_count(draws, "draws", 1)
+    tune = check_count(tune, "tune", 0)
+    chains = check_count(chains, "chains", 1)
+    if cores is not None:
+        cores = check_count(cores, "cores", 1)
+    random_seed = check_seed(random_seed, "random_seed")
+    if isinstance(target_accept, bool) or not isinstance(target_accept, int | float) \
+            or not 0.0 < target_accept < 1.0:
+        raise ArgumentError(f"target_accept must be a number in (0, 1); got {target_accept!r}")
     if marginal not in (True, False, "auto"):
         raise ModelError(f"marginal must be True, False or 'auto'; got {marginal!r}")
     possible = can_marginalize(design)
@@ -115,7 +122,7 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
                          "random-effects term")
     use_marginal = bool(possible and marginal in (True, "auto") and not centered)
     seed = (int(np.random.SeedSequence().generate_state(1)[0]) if random_seed is None
-            else int(random_seed))
+            else random_seed)
 
     t0 = time.perf_counter()
     built = (build_marginal(design, priors) if use_marginal
@@ -241,8 +248,13 @@ def sample_prior_predictive(design: Design, draws: int = 500,
     ------
     ModelError
         With the ``flat`` preset, which has nothing to draw from.
+    ArgumentError
+        ``draws`` not a positive whole number, or a ``random_seed`` that is not one.
     """
     import pymc as pm
+
+    draws = check_count(draws, "draws", 1)
+    random_seed = check_seed(random_seed, "random_seed")
 
     built = build_model(design, priors)
     with built.model:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .tables import _draws, varcorr_label
 
@@ -45,7 +46,8 @@ def _forest_row(ax: Any, label: str, row: Any) -> None:
     if "param" in row.index:
         ax.plot([row["post_median"]], [0.2], "|", color="black", ms=11, mew=1.5)
     if bool(row.get("boundary", False)):
-        ax.annotate("ML on the boundary: no Wald interval", (row["ml"], 0.6), xytext=(6, 2),
+        note = "" if pd.notna(row["ml_lower"]) else ": no Wald interval"
+        ax.annotate("ML on the boundary" + note, (row["ml"], 0.6), xytext=(6, 2),
                     textcoords="offset points", fontsize=7, color=ML_COLOUR)
     ax.set_ylim(-0.1, 0.9)
     ax.set_yticks([0.4])

@@ -30,6 +30,17 @@ import pandas as pd
 
 from .tables import varcorr_label
 
+#: The variance components' ML interval (``compare(..., ml_interval=)``): column head and note.
+_INTERVAL_HEADS = {"profile": "profile", "wald": "Wald", "boot": "bootstrap"}
+_INTERVAL_NOTES = {
+    "profile": "ML intervals for SDs, correlations and sigma invert the profiled deviance "
+               "(signed square root zeta), as lme4's confint(method = \"profile\"); an SD on "
+               "the boundary has lower limit 0.",
+    "wald": "ML intervals for SDs, correlations and the dispersion are Wald intervals on the "
+            "log, atanh and log scales, transformed back; none is given on the boundary.",
+    "boot": "ML intervals for SDs, correlations and sigma are percentile intervals of a "
+            "parametric bootstrap.",
+}
 #: Random-effects rows shown in the report (all rows are in ranef.csv).
 RANEF_SHOWN = 40
 #: Packages whose versions the report lists.
@@ -93,7 +104,8 @@ def varcorr_frames(cmp: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
                                                                    strict=True)]
     est = pd.DataFrame({
         "parameter": labels, "ML": ml, "ML SE": _col(t["ml_se"], d),
-        f"ML {ci} Wald": _interval(t["ml_lower"], t["ml_upper"], d),
+        f"ML {ci} {_INTERVAL_HEADS.get(cmp.ml_interval, 'Wald')}": _interval(
+            t["ml_lower"], t["ml_upper"], d),
         "post. mean": _col(t["post_mean"], d), "post. median": _col(t["post_median"], d),
         "post. SD": _col(t["post_sd"], d),
         f"post. {ci} interval": _interval(t["post_lower"], t["post_upper"], d),
@@ -393,10 +405,9 @@ intervals are equal-tailed. Posterior columns summarise the draws; <code>std_dif
 {_table_html(fe_mc, "Monte Carlo precision of the posterior summaries")}
 <h2 id="varcorr">Variance components</h2>
 {_table_html(vc)}
-<p class="note">ML intervals for SDs, correlations and the dispersion are Wald intervals on the
-log, atanh and log scales, transformed back, and ML SE is the delta-method SE on the natural
-scale. "(boundary)" marks an estimate on the boundary of the parameter space (a singular fit),
-where no Wald interval is meaningful. The posterior median is shown because SD posteriors are
+<p class="note">{_INTERVAL_NOTES.get(cmp.ml_interval, "")} ML SE is the delta-method SE on the
+natural scale. "(boundary)" marks an estimate on the boundary of the parameter space (a
+singular fit). The posterior median is shown because SD posteriors are
 skewed: it lies closer to the ML estimate than the mean.</p>
 {_table_html(vc_mc, "Monte Carlo precision of the posterior summaries")}
 <h2 id="figures">Figures</h2>

@@ -3,18 +3,25 @@
 Three tables, each a join on the names of :mod:`hiermix.naming`:
 
 ``fixef``
-    index = coefficient names; ``ml``, ``ml_se``, ``ml_lower``, ``ml_upper`` (Wald, at ``ci``),
+    index = coefficient names; ``ml``, ``ml_se``, ``ml_lower``, ``ml_upper`` (Wald, at ``ci``;
+    column ``ml_interval`` says so),
     ``post_mean``, ``post_median``, ``post_sd``, ``post_lower``, ``post_upper`` (equal-tailed at
     ``ci``), ``mcse_mean`` (Monte Carlo standard error of ``post_mean``), ``rhat``,
     ``ess_bulk``, ``ess_tail`` (the tail ESS of the interval's two quantiles) and
     ``std_diff = (ml - post_mean) / post_sd``.
 ``varcorr``
     keyed by ``grp``, ``var1``, ``var2`` exactly as the frequentist ``varcorr``; ``param`` says
-    what the row is (``sd``, ``corr``, ``sigma`` or ``phi``). ML intervals are Wald intervals on
-    the log-SD, atanh-correlation and log-dispersion scales from the Hessian of the ML
-    objective, transformed back (so never below zero); ``boundary`` flags estimates on the
-    boundary of the parameter space (singular fits), where Wald intervals mean nothing and are
-    left empty. The posterior columns and ``std_diff`` are those of ``fixef``.
+    what the row is (``sd``, ``corr``, ``sigma`` or ``phi``). ML intervals are, by
+    ``ml_interval`` (column ``ml_interval``): ``"profile"`` (default) likelihood-profile
+    intervals (:mod:`hiermix.inference.profile`; an SD on the boundary gets lower limit 0),
+    ``"boot"`` parametric-bootstrap percentile intervals, or ``"wald"`` Wald intervals on the
+    log-SD, atanh-correlation and log-dispersion scales from the Hessian of the ML objective,
+    transformed back (so never below zero), left empty on the boundary. ``ml_se`` is always the
+    Wald (delta-method) standard error; ``boundary`` flags estimates on the boundary of the
+    parameter space (singular fits). The negative binomial's theta, which lme4's ``VarCorr``
+    does not list, is a last row (``Residual``, ``phi``) as the dispersion of the other
+    families is, with a Wald interval whatever ``ml_interval`` says. The posterior columns
+    and ``std_diff`` are those of ``fixef``.
 ``ranef``
     long format (``grp``, ``level``, ``term``): conditional mode and conditional SD against
     posterior mean, SD and interval. ``ml_shrinkage = condsd^2 / sd^2`` and
@@ -33,7 +40,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 from ..errors import CompareError
-from ..naming import b_var, corr_var, pair_label, sd_var
+from ..naming import RESIDUAL, b_var, corr_var, pair_label, sd_var
 
 POST_COLUMNS = ["post_mean", "post_median", "post_sd", "post_lower", "post_upper", "mcse_mean",
                 "rhat", "ess_bulk", "ess_tail"]
@@ -69,10 +76,45 @@ def _post_stats(x: np.ndarray, ci: float) -> dict[str, float]:
     return out
 
 
+def _kind(result: Any) -> str | None:
+    """``"fit"`` for a frequentist result, ``"posterior"`` for a Bayesian one, else None.
+
+    By their attributes, so that comparing does not import either engine."""
+    if hasattr(result, "optsummary") and hasattr(result, "design"):
+        return "fit"
+    if hasattr(result, "datatree") and hasattr(result, "design"):
+        return "posterior"
+    return None
+
+
+def _check_arguments(fit: Any, post: Any) -> None:
+    """Refuse anything but (frequentist fit, posterior), naming what was given instead."""
+    kf, kp = _kind(fit), _kind(post)
+    if kf == "fit" and kp == "posterior":
+        return
+    given = f"got a {type(fit).__name__} and a {type(post).__name__}"
+    if kf == "posterior" and kp == "fit":
+        raise CompareError(f"compare(fit, post) takes the maximum-likelihood fit first and the "
+                           f"posterior second; the two are swapped ({given}): call "
+                           "compare(fit, post)")
+    if kf == kp == "fit":
+        raise CompareError(f"compare(fit, post) compares a maximum-likelihood fit with a "
+                           f"posterior, not two fits ({given}); sample the posterior of the "
+                           "same model with Model(...).sample()")
+    if kf == kp == "posterior":
+        raise CompareError(f"compare(fit, post) compares a maximum-likelihood fit with a "
+                           f"posterior, not two posteriors ({given}); fit the model by "
+                           "maximum likelihood with Model(...).fit()")
+    if kf != "fit":
+        raise CompareError(f"the first argument of compare(fit, post) must be a frequentist "
+                           f"fit (Model.fit(), hiermix.lmer, hiermix.glmer); {given}")
+    raise CompareError(f"the second argument of compare(fit, post) must be a posterior "
+                       f"(Model.sample()); {given}")
+
+
 def _check_same_model(fit: Any, post: Any) -> None:
-    fd, pd_ = getattr(fit, "design", None), getattr(post, "design", None)
-    if fd is None or pd_ is None:
-        raise CompareError("compare() takes a frequentist fit and a posterior from hiermix")
+    _check_arguments(fit, post)
+    fd, pd_ = fit.design, post.design
     if fd.fingerprint != pd_.fingerprint:
         raise CompareError(
             "the fit and the posterior come from different models or data: "
@@ -94,6 +136,7 @@ def fixef_table(fit: Any, post: Any, ci: float) -> pd.DataFrame:
                      "ml_upper": ml[j] + z * se[j], **_post_stats(x, ci)})
     out = pd.DataFrame(rows, index=pd.Index(names, name="coef"))
     out["std_diff"] = (out["ml"] - out["post_mean"]) / out["post_sd"]
+    out["ml_interval"] = "wald"
     return out
 
 
@@ -106,8 +149,23 @@ def _residual_param(fit: Any) -> str | None:
     return None
 
 
-def varcorr_table(fit: Any, post: Any, ci: float) -> pd.DataFrame:
-    """Variance components keyed by (grp, var1, var2) as the frequentist ``varcorr``."""
+def varcorr_table(fit: Any, post: Any, ci: float, ml_interval: str = "wald",
+                  intervals: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Variance components keyed by (grp, var1, var2) as the frequentist ``varcorr``.
+
+    ``intervals``: profile or bootstrap limits by lme4's names (``confint``), which replace
+    the Wald limits; ``ml_interval`` names them.
+    """
+    keyed: dict[tuple[Any, Any, Any], tuple[float, float]] = {}
+    if intervals is not None:
+        from ..inference.bootstrap import layout_of
+
+        lay = layout_of(fit)
+        limits = dict(zip(intervals.index, intervals[["lower", "upper"]].to_numpy(dtype=float),
+                          strict=True))
+        for name, key in lay.varcorr_keys(fit.design).items():
+            if name in limits:
+                keyed[key] = (float(limits[name][0]), float(limits[name][1]))
     vc = fit.varcorr
     if hasattr(fit, "varcorr_intervals"):
         wald = fit.varcorr_intervals(ci)
@@ -137,11 +195,22 @@ def varcorr_table(fit: Any, post: Any, ci: float) -> pd.DataFrame:
             x = np.asarray(da.sel({da.dims[-1]: pair_label(str(var1), var2)}).values)
             ml = float(vc["sdcor"].iat[i])
         w = wald.iloc[i]
+        lower, upper = keyed.get((grp, var1, var2), (w["ml_lower"], w["ml_upper"]))
         rows.append({"grp": grp, "var1": var1, "var2": var2, "param": param, "ml": ml,
-                     "ml_se": w["ml_se"], "ml_lower": w["ml_lower"], "ml_upper": w["ml_upper"],
+                     "ml_se": w["ml_se"], "ml_lower": lower, "ml_upper": upper,
                      "boundary": bool(w["boundary"]), **_post_stats(x, ci)})
+    if fit.design.family.has_dispersion and not fit.design.family.has_scale:
+        # theta (the negative binomial): no varcorr row, a last row in the Wald intervals
+        w = wald.iloc[len(vc)]
+        rows.append({"grp": RESIDUAL, "var1": None, "var2": None, "param": "phi",
+                     "ml": float(fit.phi), "ml_se": w["ml_se"], "ml_lower": w["ml_lower"],
+                     "ml_upper": w["ml_upper"], "boundary": False,
+                     **_post_stats(np.asarray(_draws(post, "phi").values), ci)})
     out = pd.DataFrame(rows)
     out["std_diff"] = (out["ml"] - out["post_mean"]) / out["post_sd"]
+    out["ml_interval"] = ml_interval
+    if fit.design.family.has_dispersion and not fit.design.family.has_scale:
+        out.loc[out.index[-1], "ml_interval"] = "wald"
     return out
 
 
@@ -218,6 +287,7 @@ class Comparison:
     fit: Any
     post: Any
     ci: float
+    ml_interval: str = "wald"
 
     def plot_forest(self, path: Any = None) -> Any:
         """Forest plot of fixed effects and variance components; see :mod:`.plots`."""
@@ -248,7 +318,12 @@ class Comparison:
         return tables_html(self)
 
 
-def compare(fit: Any, post: Any, ci: float = 0.95) -> Comparison:
+#: Interval methods for the ML variance components in :func:`compare`.
+ML_INTERVALS = ("profile", "wald", "boot")
+
+
+def compare(fit: Any, post: Any, ci: float = 0.95, ml_interval: str = "profile",
+            nsim: int = 1000, seed: Any = None) -> Comparison:
     """Compare a maximum-likelihood fit with a posterior of the same model.
 
     Parameters
@@ -258,8 +333,13 @@ def compare(fit: Any, post: Any, ci: float = 0.95) -> Comparison:
     post
         A Bayesian result (``Model.sample()``) of the same formula on the same data.
     ci : float
-        Interval level for Wald and posterior intervals (default 0.95; ArviZ's own default
+        Interval level for ML and posterior intervals (default 0.95; ArviZ's own default
         would be 0.89).
+    ml_interval : {"profile", "wald", "boot"}
+        ML intervals for the variance components: likelihood profile (default), Wald on the
+        log / atanh scales, or parametric-bootstrap percentiles (``nsim`` replicates from
+        ``seed``). Fixed effects keep their Wald intervals. The tables' ``ml_interval``
+        column says which.
 
     Returns
     -------
@@ -268,10 +348,21 @@ def compare(fit: Any, post: Any, ci: float = 0.95) -> Comparison:
     Raises
     ------
     CompareError
-        Results of different models or data, or a ``ci`` outside (0, 1).
+        Two fits, two posteriors, the two in the wrong order, results of different models or
+        data, or a ``ci`` outside (0, 1).
     """
-    if not 0.0 < ci < 1.0:
-        raise CompareError(f"ci must lie in (0, 1), not {ci!r}")
+    if isinstance(ci, bool) or not isinstance(ci, int | float) or not 0.0 < ci < 1.0:
+        raise CompareError(f"ci must be a number in (0, 1), not {ci!r}")
+    if ml_interval not in ML_INTERVALS:
+        raise CompareError(f"ml_interval must be one of {ML_INTERVALS}, not {ml_interval!r}")
     _check_same_model(fit, post)
-    return Comparison(fixef=fixef_table(fit, post, ci), varcorr=varcorr_table(fit, post, ci),
-                      ranef=ranef_table(fit, post, ci), fit=fit, post=post, ci=ci)
+    intervals = None
+    if ml_interval != "wald":
+        from ..inference import confint
+
+        intervals = confint(fit, parm="theta_", level=ci, method=ml_interval, nsim=nsim,
+                            seed=seed)
+    return Comparison(fixef=fixef_table(fit, post, ci),
+                      varcorr=varcorr_table(fit, post, ci, ml_interval, intervals),
+                      ranef=ranef_table(fit, post, ci), fit=fit, post=post, ci=ci,
+                      ml_interval=ml_interval)

@@ -36,10 +36,12 @@ from ..family import Family
 from ..formula.allowlist import CONSTANTS
 from ..formula.transforms import validate_transforms
 from ..naming import lme4_name, term_labels
+from ..pickling import ReadOnlyArrays
 from ..spec import ModelSpec
 from .frame import (
     ModelFrame,
     build_frame,
+    check_columns,
     evaluate,
     expression_names,
     formula_variables,
@@ -60,7 +62,7 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class NewData:
+class NewData(ReadOnlyArrays):
     """New data encoded with a design's encodings (see :meth:`Design.encode_new`).
 
     Attributes
@@ -79,7 +81,7 @@ class NewData:
 
 
 @dataclass(frozen=True, eq=False)
-class Design:
+class Design(ReadOnlyArrays):
     """A :class:`ModelSpec` bound to data: y, X, random-effects blocks, weights, offset.
 
     Build it through :class:`hiermix.Model` (or :func:`build_design`). Arrays are read-only.
@@ -219,7 +221,8 @@ class Design:
 
         Raises
         ------
-        NewLevelError, UnknownColumnError, MissingValueError
+        NewLevelError, UnknownColumnError, MissingValueError, DuplicateColumnError,
+        ColumnTypeError
         """
         from ..errors import MissingValueError, UnknownColumnError
 
@@ -230,12 +233,18 @@ class Design:
             use = [with_random] * len(self.reterms)
         else:
             use = [bool(u) for u in with_random]
-        needed = formula_variables(self.fixed_encoding.formula, user)
+        numeric = formula_variables(self.fixed_encoding.formula, user)
+        factors: list[str] = []
         for t, u in zip(self.reterms, use, strict=True):
             if u:
-                needed += list(t.factors) + formula_variables(t.encoding.formula, user)
+                factors += list(t.factors)
+                numeric += formula_variables(t.encoding.formula, user)
         for o in self.spec.offsets:
-            needed += expression_names(o, user)[1]
+            numeric += expression_names(o, user)[1]
+        if isinstance(self.user_offset, str):
+            numeric.append(self.user_offset)
+        needed = numeric + factors
+        check_columns(nd, [n for n in needed if n in nd.columns], numeric, where="newdata")
         for name in dict.fromkeys(needed):
             if name in CONSTANTS and name not in nd.columns:
                 continue
@@ -295,6 +304,31 @@ def lme4_term_order(terms: Sequence[ReTerm]) -> list[ReTerm]:
         return list(terms)
     return [terms[i] for i in sorted(range(len(terms)), key=lambda i: (-nl[i], -i))]
 
+def check_zero_weights(w: np.ndarray, rows: np.ndarray, family: Family) -> None:
+    """Refuse zero prior weights for families with a dispersion parameter.
+
+    For binomial and poisson a row of weight 0 adds exactly 0 to the log-likelihood in both
+    engines (:meth:`Family.loglik` and the Bayesian likelihood agree), so the fit equals the
+    fit without that row. For gaussian, Gamma and inverse gaussian responses a zero weight
+    gives the observation an infinite variance: its log-density is undefined, and lme4's lmer,
+    which keeps such rows in n, maximises a criterion that is not the likelihood of the other
+    rows. Rather than fit two different models in the two engines, both refuse it.
+
+    Raises
+    ------
+    DataError
+        Naming how many rows and the first of them (its position in the user's data).
+    """
+    zero = w == 0
+    if family.has_dispersion and np.any(zero):
+        first = int(rows[np.flatnonzero(zero)[0]])
+        raise DataError(
+            f"weights must be > 0 for the {family.r_name} family: {int(zero.sum())} row(s) "
+            f"have weight 0 (the first at position {first} of the data). A zero weight would "
+            "give an observation infinite variance, which neither engine can fit as the same "
+            "model; drop those rows instead, e.g. data[weights > 0]")
+
+
 def build_design(
     spec: ModelSpec,
     data: pd.DataFrame | Mapping[str, Sequence[Any]],
@@ -333,6 +367,7 @@ def build_design(
     w = np.ones(n) if frame.weights is None else frame.weights.copy()
     if np.any(w < 0):
         raise DataError(f"weights must be >= 0; found {w[w < 0][0]!r}")
+    check_zero_weights(w, frame.rows, family)
     if response.trials is not None:
         w = w * response.trials
     family.validate(response.y, w, response.name)
@@ -375,7 +410,7 @@ def build_design(
     labels = term_labels([t.group for t in ordered])
     reterms = tuple(replace(t, label=lab) for t, lab in zip(ordered, labels, strict=True))
     for term in reterms:
-        check_grouping(term, n, free_scale=family.has_dispersion)
+        check_grouping(term, n, free_scale=family.has_scale)
 
     return Design(
         spec=spec,

@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import (
+    ColumnTypeError,
     DataError,
+    DuplicateColumnError,
     EmptyDataError,
     MissingValueError,
     NonFiniteError,
@@ -107,6 +109,59 @@ def formula_variables(formula: str, transforms: Iterable[str] = ()) -> list[str]
     return check_formulaic(formula, tuple(transforms))
 
 
+def _time_kind(dtype: Any) -> str | None:
+    """"date-time", "time span" or "period" for NumPy and pandas time dtypes, else None."""
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "date-time"
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return "time span"
+    if isinstance(dtype, pd.PeriodDtype):
+        return "period"
+    return None
+
+
+def check_columns(data: pd.DataFrame, used: Sequence[str], numeric: Sequence[str],
+                  where: str = "the data") -> None:
+    """Refuse duplicated names among the ``used`` columns and time types among the
+    ``numeric`` ones (those entering y, X, Z or the offset; a grouping factor may be a date).
+
+    Raises
+    ------
+    DuplicateColumnError, ColumnTypeError
+    """
+    counts = pd.Index(data.columns).value_counts()
+    for name in dict.fromkeys(used):
+        if counts.get(name, 0) > 1:
+            raise DuplicateColumnError(
+                f"{where} have {int(counts[name])} columns named {name!r}, so the model "
+                "cannot tell which one to use; rename or drop the others (for example "
+                "df = df.loc[:, ~df.columns.duplicated()] keeps the first)")
+    for name in dict.fromkeys(numeric):
+        if name not in data.columns:
+            continue
+        kind = _time_kind(data[name].dtype)
+        if kind is not None:
+            example = {
+                "date-time": f"days since the first: (df[{name!r}] - df[{name!r}].min()) "
+                             "/ pd.Timedelta(days=1)",
+                "time span": f"seconds: df[{name!r}].dt.total_seconds()",
+                "period": f"the year: df[{name!r}].dt.year",
+            }[kind]
+            raise ColumnTypeError(
+                f"column {name!r} of {where} is a {kind} ({data[name].dtype}), which has no "
+                f"numeric value in a model; convert it to a number first, for example {example}")
+
+
+def numeric_variables(spec: ModelSpec, transforms: Iterable[str] = ()) -> list[str]:
+    """The columns whose values enter y, X, the terms' columns or the offset (not the grouping
+    factors, which only label groups)."""
+    parts = used_variables(spec, transforms)
+    names = [n for part, ns in parts.items() if not part.startswith("random term") for n in ns]
+    for t in spec.random:
+        names += formula_variables(t.expr, transforms)
+    return list(dict.fromkeys(names))
+
+
 def _column_argument(value: Any, data: pd.DataFrame, what: str) -> np.ndarray | None:
     if value is None:
         return None
@@ -148,7 +203,7 @@ def build_frame(
     Raises
     ------
     UnsafeFormulaError, UnknownColumnError, EmptyDataError, MissingValueError,
-    NonFiniteError, DataError
+    NonFiniteError, DataError, DuplicateColumnError, ColumnTypeError
     """
     if na_action not in ("omit", "raise"):
         raise DataError(f"na_action must be 'omit' or 'raise', not {na_action!r}")
@@ -168,6 +223,8 @@ def build_frame(
             elif name not in CONSTANTS:
                 raise UnknownColumnError(name, [str(c) for c in data.columns], where=where)
     columns = list(dict.fromkeys(columns))
+    arguments = [v for v in (weights, offset) if isinstance(v, str)]
+    check_columns(data, columns + arguments, numeric_variables(spec, transforms))
     w = _column_argument(weights, data, "weights")
     off = _column_argument(offset, data, "offset")
 

@@ -19,11 +19,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import GroupingFactorError, NewLevelError
+from ..pickling import ReadOnlyArrays
 from .matrices import ColumnEncoding
 
 
 @dataclass(frozen=True, eq=False)
-class ReTerm:
+class ReTerm(ReadOnlyArrays):
     """A random-effects term bound to data.
 
     Attributes

@@ -2,15 +2,22 @@
 
 For prior weights w (a length-n array, all ones by default) and dispersion phi:
 
-================  ===========  ===================  =============================================
-family            default link  Var(y | b)           log-density of one observation
-================  ===========  ===================  =============================================
-gaussian          identity      phi / w              N(y; mu, phi / w), phi = sigma^2
-binomial          logit         mu (1 - mu) / w      Binomial(w y; w, mu): y a proportion, w trials
-poisson           log           mu                   w * Poisson(y; mu)
-gamma             inverse       phi mu^2 / w         Gamma(y; shape = w / phi, scale = mu phi / w)
-inverse_gaussian  1/mu^2        phi mu^3 / w         IG(y; mu, shape = w / phi)
-================  ===========  ===================  =============================================
+=================  ===========  ===================  =============================================
+family             default link  Var(y | b)           log-density of one observation
+=================  ===========  ===================  =============================================
+gaussian           identity      phi / w              N(y; mu, phi / w), phi = sigma^2
+binomial           logit         mu (1 - mu) / w      Binomial(w y; w, mu): y a proportion, w trials
+poisson            log           mu                   w * Poisson(y; mu)
+gamma              inverse       phi mu^2 / w         Gamma(y; shape = w / phi, scale = mu phi / w)
+inverse_gaussian   1/mu^2        phi mu^3 / w         IG(y; mu, shape = w / phi)
+negative_binomial  log           mu + mu^2 / theta    w * NB2(y; mu, theta)
+=================  ===========  ===================  =============================================
+
+The negative binomial (NB2, glmmTMB's ``nbinom2``, R's ``MASS::negative.binomial``) has no
+scale: its parameter theta (the shape of the gamma mixing distribution; Poisson as theta -> oo)
+enters the variance function itself. It travels in the ``phi`` argument of every method, so
+that both engines estimate it where they estimate a dispersion; :attr:`Family.has_scale` says
+whether phi scales the variance (phi V(mu) / w) or, for the negative binomial, is theta.
 
 The log-densities keep every normalising constant, so log-likelihoods are comparable with a
 GLM's, across quadrature orders, and with the Bayesian engine's. For the binomial the counts
@@ -48,7 +55,8 @@ class Family:
     Attributes
     ----------
     name : str
-        ``gaussian``, ``binomial``, ``poisson``, ``gamma`` or ``inverse_gaussian``.
+        ``gaussian``, ``binomial``, ``poisson``, ``gamma``, ``inverse_gaussian`` or
+        ``negative_binomial``.
     link : Link
     """
 
@@ -57,13 +65,25 @@ class Family:
 
     @property
     def has_dispersion(self) -> bool:
-        """True when phi is a free parameter (gaussian, gamma, inverse gaussian)."""
+        """True when phi is a free parameter (gaussian, gamma, inverse gaussian; theta of the
+        negative binomial)."""
+        return self.name in ("gaussian", "gamma", "inverse_gaussian", "negative_binomial")
+
+    @property
+    def has_scale(self) -> bool:
+        """True when phi scales the variance, Var(y) = phi V(mu) / w (gaussian, gamma, inverse
+        gaussian): then sigma = sqrt(phi) and lme4 prints a Residual row."""
         return self.name in ("gaussian", "gamma", "inverse_gaussian")
+
+    def deviance_scale(self, phi: float | Array) -> float | Array:
+        """The divisor of the deviance in -2 log p: phi with a scale, 1 otherwise."""
+        return phi if self.has_scale else 1.0
 
     @property
     def r_name(self) -> str:
         """The family's name as R prints it."""
-        return {"gamma": "Gamma", "inverse_gaussian": "inverse.gaussian"}.get(self.name, self.name)
+        return {"gamma": "Gamma", "inverse_gaussian": "inverse.gaussian",
+                "negative_binomial": "Negative Binomial"}.get(self.name, self.name)
 
     @property
     def is_lmm(self) -> bool:
@@ -79,8 +99,12 @@ class Family:
     def mu_eta(self, eta: Array) -> Array:
         return self.link.mu_eta(eta)
 
-    def variance(self, mu: Array) -> Array:
-        """The variance function V(mu), so that Var(y) = phi V(mu) / w."""
+    def variance(self, mu: Array, phi: float | Array = 1.0) -> Array:
+        """The variance function V(mu), so that Var(y) = phi V(mu) / w; for the negative
+        binomial mu + mu^2 / theta with theta = phi (R's ``negative.binomial(theta)``), and
+        Var(y) = V(mu) / w."""
+        if self.name == "negative_binomial":
+            return mu + mu**2 / phi
         if self.name == "gaussian":
             return np.ones_like(mu)
         if self.name == "binomial":
@@ -91,8 +115,14 @@ class Family:
             return mu**2
         return mu**3
 
-    def dev_resids(self, y: Array, mu: Array, wt: Array) -> Array:
-        """Unit deviances times prior weights (R's ``dev.resids``), shape (n,)."""
+    def dev_resids(self, y: Array, mu: Array, wt: Array, phi: float | Array = 1.0) -> Array:
+        """Unit deviances times prior weights (R's ``dev.resids``), shape (n,).
+
+        phi is used by the negative binomial only (theta); -2 log p(y | mu) is then
+        ``dev_resids / deviance_scale(phi)`` plus a term free of mu.
+        """
+        if self.name == "negative_binomial":
+            return 2.0 * wt * (_ylogy(y, mu) - (y + phi) * np.log((y + phi) / (mu + phi)))
         if self.name == "gaussian":
             return wt * (y - mu) ** 2
         if self.name == "binomial":
@@ -111,8 +141,8 @@ class Family:
         y, mu, wt : ndarray, shape (n,)
             Response (a proportion for binomial), mean, prior weights.
         phi : float or ndarray
-            Dispersion: sigma^2 for gaussian; ignored for binomial and poisson. An array
-            broadcasts (one value per observation or per draw).
+            Dispersion: sigma^2 for gaussian, theta for the negative binomial; ignored for
+            binomial and poisson. An array broadcasts (one value per observation or per draw).
 
         Returns
         -------
@@ -129,6 +159,8 @@ class Family:
             return np.where(m > 0, out * np.where(m > 0, wt / np.where(m > 0, m, 1.0), 0.0), 0.0)
         if self.name == "poisson":
             return wt * (special.xlogy(y, mu) - mu - special.gammaln(y + 1))
+        if self.name == "negative_binomial":
+            return wt * _nb_logpmf(y, mu, phi)
         if self.name == "gamma":
             shape = wt / phi
             return (shape * np.log(shape) - special.gammaln(shape) + (shape - 1.0) * np.log(y)
@@ -147,6 +179,9 @@ class Family:
             return np.where(m > 0, rng.binomial(np.maximum(m, 1), mu) / np.maximum(m, 1), 0.0)
         if self.name == "poisson":
             return rng.poisson(mu).astype(float)
+        if self.name == "negative_binomial":
+            theta = np.asarray(phi, dtype=float)
+            return rng.negative_binomial(theta, theta / (theta + mu)).astype(float)
         if self.name == "gamma":
             shape = wt / phi
             return rng.gamma(shape, mu / shape)
@@ -173,10 +208,10 @@ class Family:
             if np.any(np.abs(counts - np.round(counts)) > 1e-7):
                 warnings.warn(f"non-integer #successes in a binomial response ({column!r})",
                               skip_file_prefixes=(PACKAGE_DIR,))
-        elif self.name == "poisson":
+        elif self.name in ("poisson", "negative_binomial"):
             bad(y < 0, "below zero")
             if np.any(np.abs(y - np.round(y)) > 1e-7):
-                warnings.warn(f"non-integer counts in a poisson response ({column!r})",
+                warnings.warn(f"non-integer counts in a {self.r_name} response ({column!r})",
                               skip_file_prefixes=(PACKAGE_DIR,))
         elif self.name in ("gamma", "inverse_gaussian"):
             bad(y <= 0, "at or below zero")
@@ -188,12 +223,28 @@ class Family:
         return f"{self.r_name}  ( {self.link.name} )"
 
 
+def _nb_logpmf(y: Array, mu: Array, theta: float | Array) -> Array:
+    """log NB2(y; mu, theta) = log Gamma(y + theta) - log Gamma(theta) - log y!
+    + theta log(theta / (theta + mu)) + y log(mu / (theta + mu)), shape (n,).
+
+    The binomial coefficient is -log(y + theta) - log B(y + 1, theta), and theta log(theta /
+    (theta + mu)) is -theta log1p(mu / theta): both keep their precision at large theta
+    (near-Poisson data), where log Gamma(y + theta) - log Gamma(theta) cancels badly.
+    """
+    theta = np.asarray(theta, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (-np.log(y + theta) - special.betaln(y + 1.0, theta)
+                - theta * np.log1p(mu / theta) + special.xlogy(y, mu)
+                - y * np.log(theta + mu))
+
+
 _DEFAULT_LINK = {
     "gaussian": "identity",
     "binomial": "logit",
     "poisson": "log",
     "gamma": "inverse",
     "inverse_gaussian": "1/mu^2",
+    "negative_binomial": "log",
 }
 
 _ALLOWED_LINKS = {
@@ -202,6 +253,7 @@ _ALLOWED_LINKS = {
     "poisson": ("log", "identity", "sqrt"),
     "gamma": ("inverse", "identity", "log"),
     "inverse_gaussian": ("1/mu^2", "inverse", "identity", "log"),
+    "negative_binomial": ("log", "identity", "sqrt"),
 }
 
 _FAMILY_ALIASES = {
@@ -211,6 +263,8 @@ _FAMILY_ALIASES = {
     "gamma": "gamma", "Gamma": "gamma",
     "inverse_gaussian": "inverse_gaussian", "inverse.gaussian": "inverse_gaussian",
     "inversegaussian": "inverse_gaussian", "wald": "inverse_gaussian",
+    "negative_binomial": "negative_binomial", "nbinom2": "negative_binomial",
+    "negative.binomial": "negative_binomial", "negbinomial": "negative_binomial",
 }
 
 FAMILIES = tuple(_DEFAULT_LINK)
@@ -223,7 +277,8 @@ def get_family(name: str | Family = "gaussian", link: str | Link | None = None) 
     ----------
     name : str or Family
         ``"gaussian"``, ``"binomial"``, ``"poisson"``, ``"gamma"``/``"Gamma"``,
-        ``"inverse_gaussian"``/``"inverse.gaussian"``.
+        ``"inverse_gaussian"``/``"inverse.gaussian"``, ``"negative_binomial"``/``"nbinom2"``/
+        ``"negative.binomial"``.
     link : str or None
         None takes R's default link for the family.
 

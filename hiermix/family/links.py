@@ -56,6 +56,10 @@ def _always(eta: Array) -> bool:
     return True
 
 
+def _logit(mu: Array) -> Array:
+    return special.logit(mu)
+
+
 def _logit_inv(eta: Array) -> Array:
     return np.clip(special.expit(eta), _EPS, 1.0 - _EPS)
 
@@ -64,6 +68,10 @@ def _logit_mu_eta(eta: Array) -> Array:
     # R: exp(eta) / (1 + exp(eta))^2, floored at eps
     e = np.exp(-np.abs(eta))
     return np.maximum(e / (1.0 + e) ** 2, _EPS)
+
+
+def _probit(mu: Array) -> Array:
+    return special.ndtri(mu)
 
 
 def _probit_inv(eta: Array) -> Array:
@@ -79,21 +87,71 @@ def _cloglog_mu_eta(eta: Array) -> Array:
     return np.maximum(np.exp(eta) * np.exp(-np.exp(eta)), _EPS)
 
 
+def _identity(x: Array) -> Array:
+    return x
+
+
+def _exp_floored(eta: Array) -> Array:
+    # R's make.link("log"): pmax(exp(eta), .Machine$double.eps), for linkinv and mu.eta alike
+    return np.maximum(np.exp(eta), _EPS)
+
+
+def _probit_mu_eta(eta: Array) -> Array:
+    return np.maximum(stats.norm.pdf(eta), _EPS)
+
+
+def _cloglog_fun(mu: Array) -> Array:
+    return np.log(-np.log1p(-mu))
+
+
+def _reciprocal(x: Array) -> Array:
+    return 1.0 / x
+
+
+def _inverse_mu_eta(eta: Array) -> Array:
+    return -1.0 / eta**2
+
+
+def _nonzero(eta: Array) -> bool:
+    return bool(np.all(eta != 0))
+
+
+def _positive(eta: Array) -> bool:
+    return bool(np.all(eta > 0))
+
+
+def _square(eta: Array) -> Array:
+    return eta**2
+
+
+def _sqrt_mu_eta(eta: Array) -> Array:
+    return 2.0 * eta
+
+
+def _inv_sq_fun(mu: Array) -> Array:
+    return 1.0 / mu**2
+
+
+def _inv_sq_inv(eta: Array) -> Array:
+    return 1.0 / np.sqrt(eta)
+
+
+def _inv_sq_mu_eta(eta: Array) -> Array:
+    return -1.0 / (2.0 * eta**1.5)
+
+
+# Every map is a module-level function of this module (never a lambda, nor a SciPy ufunc,
+# which pickle finds by searching every loaded module for its name) so that a Link, and every
+# Family, Design and result holding one, pickles by reference with the standard pickle module.
 LINKS: dict[str, Link] = {
-    "identity": Link("identity", lambda mu: mu, lambda eta: eta, np.ones_like, _always),
-    "log": Link("log", np.log, lambda eta: np.maximum(np.exp(eta), _EPS),
-                lambda eta: np.maximum(np.exp(eta), _EPS), _always),
-    "logit": Link("logit", special.logit, _logit_inv, _logit_mu_eta, _always),
-    "probit": Link("probit", special.ndtri, _probit_inv,
-                   lambda eta: np.maximum(stats.norm.pdf(eta), _EPS), _always),
-    "cloglog": Link("cloglog", lambda mu: np.log(-np.log1p(-mu)), _cloglog_inv,
-                    _cloglog_mu_eta, _always),
-    "inverse": Link("inverse", lambda mu: 1.0 / mu, lambda eta: 1.0 / eta,
-                    lambda eta: -1.0 / eta**2, lambda eta: bool(np.all(eta != 0))),
-    "sqrt": Link("sqrt", np.sqrt, lambda eta: eta**2, lambda eta: 2.0 * eta,
-                 lambda eta: bool(np.all(eta > 0))),
-    "1/mu^2": Link("1/mu^2", lambda mu: 1.0 / mu**2, lambda eta: 1.0 / np.sqrt(eta),
-                   lambda eta: -1.0 / (2.0 * eta**1.5), lambda eta: bool(np.all(eta > 0))),
+    "identity": Link("identity", _identity, _identity, np.ones_like, _always),
+    "log": Link("log", np.log, _exp_floored, _exp_floored, _always),
+    "logit": Link("logit", _logit, _logit_inv, _logit_mu_eta, _always),
+    "probit": Link("probit", _probit, _probit_inv, _probit_mu_eta, _always),
+    "cloglog": Link("cloglog", _cloglog_fun, _cloglog_inv, _cloglog_mu_eta, _always),
+    "inverse": Link("inverse", _reciprocal, _reciprocal, _inverse_mu_eta, _nonzero),
+    "sqrt": Link("sqrt", np.sqrt, _square, _sqrt_mu_eta, _positive),
+    "1/mu^2": Link("1/mu^2", _inv_sq_fun, _inv_sq_inv, _inv_sq_mu_eta, _positive),
 }
 
 _ALIASES = {"inverse_squared": "1/mu^2", "inverse_square": "1/mu^2", "mu^-2": "1/mu^2"}

@@ -29,10 +29,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from ..arguments import check_count
 from ..design import Design
-from ..errors import ModelError
+from ..errors import ArgumentError, ModelError
 from ..spec import ModelSpec
 from .checks import ConvergenceWarning
 from .glmm import fit_glmm
@@ -43,14 +45,17 @@ from .result import LmerResult
 from .simulate import simulate, theta_from_varcorr
 
 
-def fit(design: Design, REML: bool = True, nAGQ: int = 1, **kwargs: Any) -> LmerResult:
+def fit(design: Design, REML: bool | None = None, nAGQ: int = 1, **kwargs: Any) -> LmerResult:
     """Fit a design: gaussian with the identity link goes to the LMM engine (lmer), every
     other family or link to the GLMM engine (glmer; REML does not apply there).
 
     Parameters
     ----------
     design : Design
-    REML : bool
+    REML : bool or None
+        Linear mixed models: REML (True, the default when None) or maximum likelihood.
+        GLMMs have no REML criterion: True is refused, False and None fit by maximum
+        likelihood.
     nAGQ : int
         GLMMs: 0, 1 (Laplace) or up to 25 quadrature nodes; must be 1 for a linear mixed model.
     **kwargs
@@ -61,15 +66,27 @@ def fit(design: Design, REML: bool = True, nAGQ: int = 1, **kwargs: Any) -> Lmer
     ------
     ModelError
         nAGQ != 1 for a linear mixed model; a bad nAGQ for a GLMM.
+    ArgumentError
+        ``REML=True`` for a GLMM; ``REML`` not a bool; ``nAGQ`` not a whole number.
     """
+    if REML is not None and not isinstance(REML, bool | np.bool_):
+        raise ArgumentError(f"REML must be True or False, not {REML!r}")
+    nAGQ = check_count(nAGQ, "nAGQ", 0)
     fam = design.family
-    if fam.name != "gaussian" or fam.link.name != "identity":
-        # GLMMs have no REML criterion (lme4's glmer has none): REML is not used for them.
+    if not fam.is_lmm:
+        if REML:
+            raise ArgumentError(_NO_REML.format(family=f"{fam.r_name}({fam.link.name})"))
         return fit_glmm(design, nAGQ=nAGQ, **kwargs)
     if nAGQ != 1:
         raise ModelError(f"nAGQ = {nAGQ} applies to GLMMs only; a linear mixed model's "
                          "likelihood is exact (use nAGQ = 1)")
-    return fit_lmm(design, REML=REML, **kwargs)
+    return fit_lmm(design, REML=True if REML is None else bool(REML), **kwargs)
+
+
+# lme4's glmer has no REML argument either (it disregards one with a warning).
+_NO_REML = ("REML=True applies to linear mixed models only; a {family} GLMM is fitted by "
+            "maximum likelihood (Laplace or adaptive quadrature, as lme4's glmer): leave REML "
+            "out")
 
 
 def lmer(formula: str | ModelSpec, data: pd.DataFrame | Mapping[str, Sequence[Any]],
@@ -95,9 +112,20 @@ def lmer(formula: str | ModelSpec, data: pd.DataFrame | Mapping[str, Sequence[An
     Returns
     -------
     LmerResult
+
+    Raises
+    ------
+    ArgumentError
+        ``family`` or ``link`` given: lmer fits gaussian identity-link models only.
     """
     from ..model import Model
 
+    for name in ("family", "link"):
+        if name in kwargs:
+            raise ArgumentError(
+                f"lmer() fits linear mixed models (gaussian family, identity link) and takes "
+                f"no {name}; for {name}={kwargs[name]!r} use hiermix.glmer(formula, data, "
+                f"{name}=...) or Model(formula, data, {name}=...).fit()")
     model = Model(formula, data, weights=weights, offset=offset, na_action=na_action,
                   data_name=kwargs.pop("data_name", None), transforms=transforms)
     return fit(model.design, REML=REML, **kwargs)
@@ -115,8 +143,9 @@ def glmer(formula: str | ModelSpec, data: pd.DataFrame | Mapping[str, Sequence[A
         e.g. ``"cbind(incidence, size - incidence) ~ period + (1 | herd)"``.
     data : DataFrame or mapping of columns
     family : str or Family
-        ``binomial``, ``poisson``, ``Gamma``, ``inverse.gaussian`` or ``gaussian`` (with a
-        non-identity link).
+        ``binomial``, ``poisson``, ``Gamma``, ``inverse.gaussian``, ``negative_binomial``
+        (``nbinom2``; its theta is estimated with the other parameters and held in ``phi``) or
+        ``gaussian`` (with a non-identity link).
     link : str or None
         The family's default link when None.
     nAGQ : int
@@ -136,8 +165,17 @@ def glmer(formula: str | ModelSpec, data: pd.DataFrame | Mapping[str, Sequence[A
     GlmerResult
         A gaussian family with the identity link is a linear mixed model and gives the
         :class:`LmerResult` of an ML fit, as lme4's ``glmer`` hands it to ``lmer``.
+
+    Raises
+    ------
+    ArgumentError
+        ``REML=True`` (use :func:`lmer` for REML).
     """
     from ..model import Model
+
+    if kwargs.pop("REML", None):
+        raise ArgumentError(_NO_REML.format(family=f"{family}") + "; for REML fit a linear "
+                            "mixed model with hiermix.lmer()")
 
     model = Model(formula, data, family=family, link=link, weights=weights, offset=offset,
                   na_action=na_action, data_name=kwargs.pop("data_name", None),

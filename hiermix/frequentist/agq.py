@@ -74,6 +74,7 @@ def agq_correction(design: Design, theta: float, eta: np.ndarray, u: np.ndarray,
     curvature : ndarray, shape (l,)
         L_jj^2, the curvature of f_j / 2 at the mode.
     phi : float
+        Dispersion (theta for the negative binomial).
     nAGQ : int
 
     Returns
@@ -93,14 +94,14 @@ def agq_correction(design: Design, theta: float, eta: np.ndarray, u: np.ndarray,
     if not fam.link.valid_eta(etak):
         return float("inf")
     with np.errstate(all="ignore"):
-        dev = fam.dev_resids(y[:, None], fam.linkinv(etak), wt[:, None])  # (n, K)
-        dev0 = fam.dev_resids(y, fam.linkinv(eta), wt)
+        dev = fam.dev_resids(y[:, None], fam.linkinv(etak), wt[:, None], phi)  # (n, K)
+        dev0 = fam.dev_resids(y, fam.linkinv(eta), wt, phi)
     nl = t.nlevels
     dsum = np.empty((nl, z.size))
     for k in range(z.size):
         dsum[:, k] = np.bincount(codes, weights=dev[:, k] - dev0, minlength=nl)
     uk = u[:, None] + s[:, None] * z[None, :]  # (l, K)
-    df = dsum / phi + uk**2 - u[:, None] ** 2
+    df = dsum / fam.deviance_scale(phi) + uk**2 - u[:, None] ** 2
     if not np.all(np.isfinite(df)):
         return float("inf")
     return float(-2.0 * np.sum(logsumexp(-0.5 * (df - z[None, :] ** 2), b=w[None, :], axis=1)))

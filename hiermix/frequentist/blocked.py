@@ -38,6 +38,7 @@ PIRLS iterations call with new working weights.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.linalg as sla
@@ -100,7 +101,6 @@ class BlockedCholesky:
         self.gram = gram
         t0 = gram.terms[0]
         self._l0, self._q0 = t0.nlevels, t0.q
-        self._AZ0T = gram.AZ0.T.tocsr()
         self._theta_slices = []
         start = 0
         for t in gram.terms:
@@ -124,6 +124,12 @@ class BlockedCholesky:
             csc = gram.AZ0.tocsc()
             csc.sort_indices()
             self._csc = (csc.indptr, csc.indices, csc.data)
+
+    @cached_property
+    def _AZ0T(self) -> sp.csr_matrix:
+        """A_Z0' (l_0 q_0, m_z), built when first read: a one-term model never reads it, and
+        on small data its conversion cost more than the rest of a PIRLS step's arithmetic."""
+        return self.gram.AZ0.T.tocsr()
 
     def lambdas(self, theta: np.ndarray) -> tuple[np.ndarray, ...]:
         """Lambda_k (q_k, q_k) for each term, from theta in lme4's order."""

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..arguments import check_count, make_rng
 from ..naming import (
     FIXEF_DIM,
     b_var,
@@ -62,8 +63,9 @@ def fit_datatree(fit: Any, draws: int = 1000, seed: Any = 0,
         Group ``posterior`` with ``beta``, ``sd_<label>``, ``corr_<label>``, ``b_<label>`` and
         ``sigma`` or ``phi``, dims ``(chain, draw, ...)``.
     """
-    rng = np.random.default_rng(seed)
-    per_chain = draws
+    rng = make_rng(seed, "seed")
+    per_chain = check_count(draws, "draws", 1)
+    chains = check_count(chains, "chains", 1)
     draws = chains * per_chain
     design = fit.design
     if psi is None:

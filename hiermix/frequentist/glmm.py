@@ -30,21 +30,25 @@ import numpy as np
 import scipy.linalg as sla
 
 from ..design import Design
-from ..errors import PACKAGE_DIR, ConvergenceError, ModelError
+from ..errors import PACKAGE_DIR, ConvergenceError, ModelError, SeparationError
+from ..family import get_family
 from .agq import check_agq
 from .blocked import BlockedCholesky
 from .checks import (
-    SINGULAR_MESSAGE,
     ConvergenceWarning,
     Derivatives,
     convergence_messages,
     is_singular,
+    singular_message,
+    warn_singular,
 )
+from .glmer_nb import fit_glmer_nb, start_from_poisson
 from .glmm_result import GlmerResult
 from .laplace import GlmmObjective
 from .lmm import _blas_limit
 from .optimizer import OptSummary, bobyqa
 from .pirls import PirlsError, PirlsState
+from .separation import separating_columns, separation_message
 
 #: As for lmer: the finite-difference Hessian (and so the Hessian-based standard errors) is
 #: skipped above this many observations unless asked for, as lme4's ``calc.derivs``.
@@ -63,6 +67,8 @@ def _initial_mu(design: Design) -> np.ndarray:
         return (wt * y + 0.5) / (wt + 1.0)
     if fam.name == "poisson":
         return y + 0.1
+    if fam.name == "negative_binomial":
+        return y + (y == 0) / 6.0  # R's negative.binomial()$initialize
     mu = y.astype(float).copy()
     eta = fam.linkfun(mu) if np.all(mu > 0) or fam.link.name == "identity" else None
     if eta is None or not np.all(np.isfinite(eta)) or not fam.link.valid_eta(eta):
@@ -75,6 +81,9 @@ def glm_start(obj: GlmmObjective) -> tuple[np.ndarray, float]:
     """beta and phi of the GLM without random effects (IRLS from R's starting means).
 
     phi is the Pearson estimate sum(a (y - mu)^2 / V(mu)) / (n - p), 1 without dispersion.
+    For the negative binomial the GLM is fitted with theta = 1 and theta started from the
+    moments, 1 / theta = sum((y - mu)^2 - mu) / sum(mu^2) (E (y - mu)^2 = mu + mu^2 / theta),
+    kept within [1e-3, 1e3].
 
     Raises
     ------
@@ -88,20 +97,32 @@ def glm_start(obj: GlmmObjective) -> tuple[np.ndarray, float]:
         st = obj.pirls.fit(np.zeros(obj.n_theta), np.zeros(obj.p), 1.0, with_beta=True,
                            eta0=eta0)
     except PirlsError as exc:
+        _raise_if_separated(d, exc)
         raise ConvergenceError(f"the GLM fit that provides starting values failed: {exc}; "
                                "give starting values with start=") from exc
     phi = 1.0
-    if obj.dispersion:
+    if obj.dispersion and fam.name == "negative_binomial":
+        mu = st.mu
+        inv = float(np.sum(d.weights * ((d.y - mu) ** 2 - mu)) / np.sum(d.weights * mu**2))
+        phi = float(np.clip(1.0 / inv, 1e-3, 1e3)) if inv > 0 else 1e3
+    elif obj.dispersion:
         r2 = d.weights * (d.y - st.mu) ** 2 / fam.variance(st.mu)
         phi = float(np.sum(r2) / max(d.nobs - d.p, 1))
     return st.beta, phi
+
+
+def _raise_if_separated(design: Design, cause: BaseException | None = None) -> None:
+    """After PIRLS failed: a :class:`SeparationError` naming the columns, if any separate."""
+    columns = separating_columns(design)
+    if columns:
+        raise SeparationError(separation_message(design, columns), columns) from cause
 
 
 def rx_vcov(obj: GlmmObjective, st: PirlsState) -> np.ndarray:
     """lme4's fallback vcov of beta, (R_X' R_X)^{-1} (p, p), from PIRLS with X at a state."""
     fam = obj.family
     me = fam.mu_eta(st.eta)
-    w = obj.pirls.wt * me**2 / (st.phi * fam.variance(st.mu))
+    w = obj.pirls.wt * me**2 / (fam.deviance_scale(st.phi) * fam.variance(st.mu, st.phi))
     chol = BlockedCholesky(obj.pirls.wgram.build(w, w, True))
     f = chol.update(st.theta)
     if not f.ok:
@@ -133,7 +154,9 @@ def fit_glmm(design: Design, nAGQ: int = 1, start: dict[str, Any] | None = None,
         0: stage 0 only (beta from PIRLS); 1: Laplace; 2..25: adaptive Gauss-Hermite
         quadrature (one scalar random-effects term).
     start : dict or None
-        Optional ``theta`` (n_theta,), ``beta`` (p,), ``phi`` (float) to start from.
+        Optional ``theta`` (n_theta,), ``beta`` (p,), ``phi`` (float; the negative
+        binomial's theta, and with ``lme4_compat`` the centre of glmer.nb's search) to start
+        from.
     check_derivs : bool or None
         Compute the finite-difference Hessian (standard errors, convergence checks); None
         does so up to ``DERIV_CHECK_MAX_NOBS`` observations.
@@ -143,7 +166,8 @@ def fit_glmm(design: Design, nAGQ: int = 1, start: dict[str, Any] | None = None,
         Reproduce lme4's numbers: Fisher weights in log|L|^2 for non-canonical links and,
         for Gamma, inverse Gaussian and gaussian with a non-identity link, lme4's plug-in
         dispersion instead of the maximum-likelihood one (see
-        :mod:`hiermix.frequentist.laplace`).
+        :mod:`hiermix.frequentist.laplace`); for the negative binomial, ``glmer.nb``'s search
+        over theta (:mod:`hiermix.frequentist.glmer_nb`).
     data_name : str or None
     blas_threads : int or None
         BLAS threads while fitting (None leaves the library's setting); the dense blocks
@@ -171,14 +195,18 @@ def fit_glmm(design: Design, nAGQ: int = 1, start: dict[str, Any] | None = None,
 
 
 def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: bool | None,
-         use_hessian: bool, lme4_compat: bool, data_name: str | None) -> GlmerResult:
+         use_hessian: bool, lme4_compat: bool, data_name: str | None,
+         fixed_phi: float | None = None) -> GlmerResult:
     check_agq(design, nAGQ)
     nAGQ = int(nAGQ)
-    if lme4_compat and design.family.has_dispersion and nAGQ > 1:
+    if lme4_compat and design.family.name == "negative_binomial" and fixed_phi is None:
+        return _fit_glmer_nb(design, nAGQ, start, check_derivs, use_hessian, data_name)
+    if lme4_compat and design.family.has_scale and nAGQ > 1:
         raise ModelError("lme4_compat with nAGQ > 1 is not available for families with a "
                          "dispersion: lme4's plug-in dispersion has no quadrature counterpart "
                          "here; use nAGQ = 1 or the maximum-likelihood fit (lme4_compat=False)")
-    obj = GlmmObjective(design, nAGQ=max(nAGQ, 1), lme4_compat=lme4_compat)
+    obj = GlmmObjective(design, nAGQ=max(nAGQ, 1), lme4_compat=lme4_compat,
+                        fixed_phi=fixed_phi)
     start = dict(start or {})
     unknown = set(start) - {"theta", "beta", "phi"}
     if unknown:
@@ -199,6 +227,7 @@ def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: 
     opt0 = bobyqa(obj.stage0, x0, obj.lower(False))
     obj.state = None
     if not np.isfinite(obj.stage0(opt0.final)):
+        _raise_if_separated(design)
         raise ConvergenceError("PIRLS failed at the nAGQ = 0 estimates")
     st0 = obj.state
     if st0 is None:
@@ -246,7 +275,8 @@ def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: 
     messages: list[str] = []
     singular = is_singular(theta, obj.lower_theta)
     if singular:
-        messages.append(SINGULAR_MESSAGE)
+        messages.append(singular_message(design.reterms, theta))
+        warn_singular(messages[-1])
     if check_derivs is None:
         check_derivs = design.nobs <= DERIV_CHECK_MAX_NOBS
     vcov_beta = None
@@ -279,6 +309,7 @@ def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: 
     obj.state = None
     fmin = fun(xf)
     if not np.isfinite(fmin):
+        _raise_if_separated(design)
         raise ConvergenceError("PIRLS failed at the estimates")
     st = obj.state
     if st is None:
@@ -289,6 +320,34 @@ def _fit(design: Design, nAGQ: int, start: dict[str, Any] | None, check_derivs: 
     opt = replace(opt, fmin=fmin, messages=tuple(messages))
     return GlmerResult.from_state(obj, st, opt, singular, vcov_beta, vcov_source, nAGQ,
                                   data_name)
+
+
+def _fit_glmer_nb(design: Design, nAGQ: int, start: dict[str, Any] | None,
+                  check_derivs: bool | None, use_hessian: bool,
+                  data_name: str | None) -> GlmerResult:
+    """lme4's ``glmer.nb`` (:mod:`hiermix.frequentist.glmer_nb`): a Poisson fit for theta_0
+    (or theta_0 = ``start["phi"]``, lme4's ``initCtrl$theta``), then a search over theta of
+    lme4-compatible fits with theta fixed."""
+    if nAGQ > 1:
+        raise ModelError("lme4_compat with nAGQ > 1 is not available for the negative binomial "
+                         "family; use nAGQ = 1, or the maximum-likelihood fit "
+                         "(lme4_compat=False), which estimates theta under quadrature too")
+    start = dict(start or {})
+
+    def fixed(theta: float, st: dict[str, Any], derivs: bool | None) -> GlmerResult:
+        return _fit(design, nAGQ, st, derivs, use_hessian, True, data_name, fixed_phi=theta)
+
+    if "phi" in start:
+        th0 = float(start.pop("phi"))
+        if not th0 > 0:
+            raise ModelError(f"start phi (theta) must be positive; got {th0!r}")
+    else:
+        poisson = get_family("poisson", design.family.link)
+        pois = _fit(replace(design, family=poisson), nAGQ, start, False, use_hessian, True,
+                    data_name)
+        th0 = start_from_poisson(design, pois)
+        start = {"theta": np.array(pois.theta), "beta": np.array(pois.beta)}
+    return fit_glmer_nb(fixed, th0, start, check_derivs)
 
 
 def derivatives(fun: Callable[[np.ndarray], float], x: np.ndarray, fx: float,

@@ -3,9 +3,11 @@
 Parameterisation (see :mod:`hiermix.frequentist.pirls`): theta gives Lambda_k, the Cholesky
 factor of term k's random-effects covariance itself (no residual scale), so the covariance of
 one level's b_k is Lambda_k Lambda_k'. ``sigma`` is sqrt(phi) for families with a dispersion
-and 1 otherwise; the varcorr Residual row holds phi (variance) and sqrt(phi), as lme4 prints
-it, and is absent for binomial and poisson. ``objective`` is -2 log L with every normalising
-constant (the Laplace or AGQ approximation). Conditional variances of b are
+that scales the variance and 1 otherwise; the varcorr Residual row holds phi (variance) and
+sqrt(phi), as lme4 prints it, and is absent for binomial, poisson and the negative binomial,
+whose theta is ``phi`` (glmmTMB's ``sigma()``, lme4's ``getME(fit, "glmer.nb.theta")``).
+``objective`` is -2 log L with every normalising constant (the Laplace or AGQ
+approximation). Conditional variances of b are
 Lambda_k B_kg Lambda_k' with B the diagonal blocks of (Lambda' Z' W Z Lambda + I)^{-1} at the
 modes (lme4's ``condVar``), W the weights of the Laplace factor: the Fisher weights lme4 uses
 for canonical links and ``lme4_compat`` fits, the exact Hessian's otherwise.
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..arguments import check_count, make_rng
 from ..covariance import lambda_from_theta
 from ..errors import DataError, ModelError
 from ..naming import RESIDUAL
@@ -45,7 +48,7 @@ class GlmerResult(LmerResult):
     nAGQ : int
         0 (beta from PIRLS), 1 (Laplace) or the number of quadrature nodes.
     phi : float
-        Dispersion (1 for binomial and poisson).
+        Dispersion (1 for binomial and poisson; theta for the negative binomial).
     eta, mu : ndarray, shape (n,)
         Linear predictor and mean at the conditional modes.
     vcov_beta : ndarray, shape (p, p)
@@ -81,7 +84,8 @@ class GlmerResult(LmerResult):
             phi = (pearson + st.sum_u2) / d.nobs
         return cls(design=obj.design, REML=False, theta=_frozen(st.theta),
                    beta=_frozen(st.beta), u=tuple(_frozen(x) for x in st.u),
-                   b=tuple(_frozen(x) for x in st.b), sigma=float(np.sqrt(phi)),
+                   b=tuple(_frozen(x) for x in st.b),
+                   sigma=float(np.sqrt(obj.family.deviance_scale(phi))),
                    objective=opt.fmin, pwrss=st.pdev, ldL2=f.ldL2, ldRX2=f.ldRX2,
                    vcov_unscaled=_frozen(vcov_beta), optsummary=opt, is_singular=singular,
                    data_name=data_name, _objective_fn=obj, _factor=st, nAGQ=nAGQ,
@@ -97,7 +101,7 @@ class GlmerResult(LmerResult):
     def re_scale(self) -> float:
         """The factor on Lambda in the covariance of b: sigma for lme4-compatible fits of a
         dispersion family (lme4's relative theta), 1 otherwise."""
-        if self.lme4_compat and self.family.has_dispersion:
+        if self.lme4_compat and self.family.has_scale:
             return self.sigma
         return 1.0
 
@@ -134,7 +138,7 @@ class GlmerResult(LmerResult):
         """R's ``as.data.frame(VarCorr(fit))``; a Residual row (phi, sqrt(phi)) only for
         families with a dispersion."""
         rows = self._term_varcorr_rows(self.re_scale)
-        if self.family.has_dispersion:
+        if self.family.has_scale:
             rows.append((RESIDUAL, None, None, self.phi, float(np.sqrt(self.phi))))
         return self._varcorr_frame(rows)
 
@@ -142,13 +146,15 @@ class GlmerResult(LmerResult):
         """Wald intervals for every row of :attr:`varcorr` on the log-SD / atanh-correlation /
         log-phi scale, beta profiled (see :mod:`hiermix.frequentist.glmm_wald`).
 
-        ``lme4_compat`` fits get NaN intervals: their phi is not a likelihood estimate.
+        ``lme4_compat`` fits get NaN intervals: their phi is not a likelihood estimate. For
+        the negative binomial a last row (grp ``Residual``) holds theta's interval, on the
+        log-theta scale, though ``varcorr`` has no such row (as lme4's ``VarCorr``).
         """
         from .glmm_wald import psi_criterion
         from .wald import varcorr_intervals
 
         if self.lme4_compat and self.family.has_dispersion:
-            return varcorr_intervals(self, ci)
+            return varcorr_intervals(self, ci, scale=self.phi)
         criterion, scale = psi_criterion(self)
         return varcorr_intervals(self, ci, criterion=criterion, scale=scale)
 
@@ -161,10 +167,19 @@ class GlmerResult(LmerResult):
         from .wald import estimate_psi
 
         if self.lme4_compat and self.family.has_dispersion:
-            return fit_datatree(self, draws=draws, seed=seed, chains=chains)
+            return fit_datatree(self, draws=draws, seed=seed, chains=chains,
+                                psi=estimate_psi(self, scale=self.phi))
         criterion, scale = psi_criterion(self)
         return fit_datatree(self, draws=draws, seed=seed, chains=chains,
                             psi=estimate_psi(self, criterion, scale))
+
+    def _build_objective(self) -> Any:
+        from .laplace import GlmmObjective
+
+        obj = GlmmObjective(self.design, nAGQ=max(self.nAGQ, 1), lme4_compat=self.lme4_compat)
+        # PIRLS's fallback start (the GLM's beta while fitting): the estimates serve as well.
+        obj.beta0 = np.array(self.beta)
+        return obj
 
     def _chol_and_factor(self) -> tuple[Any, Any]:
         """PIRLS's blocked Cholesky and factor at the conditional modes."""
@@ -193,8 +208,9 @@ class GlmerResult(LmerResult):
         if type == "working":
             return r / fam.mu_eta(self.eta)
         if type == "pearson":
-            return r * np.sqrt(d.weights / fam.variance(mu))
-        return np.sign(r) * np.sqrt(np.maximum(fam.dev_resids(d.y, mu, d.weights), 0.0))
+            return r * np.sqrt(d.weights / fam.variance(mu, self.phi))
+        return np.sign(r) * np.sqrt(np.maximum(fam.dev_resids(d.y, mu, d.weights, self.phi),
+                                               0.0))
 
     # -- printing --------------------------------------------------------------------------
     def summary(self, ddf: str | None = None) -> str:
@@ -255,6 +271,8 @@ class GlmerResult(LmerResult):
         -------
         DataFrame, shape (n, nsim), columns ``sim_1`` ...
         """
+        nsim = check_count(nsim, "nsim", 1)
+        rng = make_rng(seed, "seed")
         params: dict[str, Any] = {"beta": self.beta, "theta": self.theta, "phi": self.phi}
         params.update(newparams or {})
         d = self.design
@@ -262,7 +280,6 @@ class GlmerResult(LmerResult):
         theta = np.asarray(params["theta"], dtype=float).ravel()
         if beta.size != d.p or theta.size != d.n_theta:
             raise DataError(f"newparams need beta of size {d.p} and theta of size {d.n_theta}")
-        rng = np.random.default_rng(seed)
         lams, start = [], 0
         for t in d.reterms:
             lams.append(lambda_from_theta(theta[start:start + t.n_theta], t.q))

@@ -54,7 +54,7 @@ def _random_block(fit: GlmerResult) -> list[str]:
         for j, name in enumerate(t.cnames):
             rows.append([t.group if j == 0 else "", lme4_name(name), f"{sd[j] ** 2:.4g}",
                          f"{sd[j]:.4g}", " ".join(f"{corr[j, i]:.2f}" for i in range(j))])
-    if fit.family.has_dispersion:
+    if fit.family.has_scale:
         rows.append([RESIDUAL, "", f"{fit.phi:.4g}", f"{fit.sigma:.4g}", ""])
     header = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] if any_corr else [""])
     return ["Random effects:", *_table(rows, header, ["l", "l", "r", "r", "l"])]
@@ -82,6 +82,10 @@ def format_glmm_summary(fit: GlmerResult) -> str:
     """lme4's ``summary(fit)`` text for a GLMM fit."""
     d = fit.design
     fam = d.family
-    lines = [_title(fit), f" Family: {fam.r_name}  ( {fam.link.name} )",
+    name = fam.r_name
+    if fam.name == "negative_binomial":
+        # MASS's family name, format(round(theta, 4)): R's format keeps 7 significant digits
+        name = f"{name}({round(fit.phi, 4):.7g})"
+    lines = [_title(fit), f" Family: {name}  ( {fam.link.name} )",
              f"Formula: {d.spec.formula or d.spec}"]
     return layout(fit, lines, _residual_block(fit), _random_block(fit), _fixed_block(fit))

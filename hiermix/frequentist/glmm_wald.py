@@ -65,7 +65,7 @@ def psi_criterion(fit: GlmerResult) -> tuple[Callable[[np.ndarray], float], floa
     """
     from .glmm import derivatives
 
-    obj = fit._objective_fn
+    obj = fit.objective_function()
     design = fit.design
     qs = [t.q for t in design.reterms]
     disp = bool(obj.dispersion)

@@ -22,10 +22,12 @@ non-identity link, gamma, inverse gaussian), optimised on the log scale; binomia
 have phi = 1 and no such entry. PIRLS starts from the previous evaluation's modes.
 
 ``lme4_compat=True`` reproduces lme4's criterion instead: Fisher weights in log|L|^2 for every
-link and, for families with a dispersion, no phi parameter: PIRLS runs with phi = 1 and the
-density is evaluated at lme4's plug-in phi = sum_i d_i / sum_i a_i (R's ``family$aic``, whose
-``+ 2`` lme4 keeps in its criterion). lme4 then reads theta relative to sigma, with
-sigma^2 = (Pearson chi^2 + ||u||^2) / n.
+link and, for families with a dispersion that scales the variance, no phi parameter: PIRLS
+runs with phi = 1 and the density is evaluated at lme4's plug-in phi = sum_i d_i / sum_i a_i
+(R's ``family$aic``, whose ``+ 2`` lme4 keeps in its criterion). lme4 then reads theta
+relative to sigma, with sigma^2 = (Pearson chi^2 + ||u||^2) / n. For the negative binomial,
+lme4's ``glmer.nb`` holds its theta fixed in each fit (``fixed_phi``) and searches it outside
+(:mod:`hiermix.frequentist.glmer_nb`).
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ class GlmmObjective:
     lme4_compat : bool
         lme4's criterion (see the module docstring): Fisher weights in log|L|^2, and the
         plug-in dispersion for families that have one.
+    fixed_phi : float or None
+        Hold phi at this value instead of estimating it (the negative binomial's theta in
+        lme4's ``glmer.nb``, which fits with theta fixed); x then has no log phi entry.
 
     Attributes
     ----------
@@ -67,7 +72,8 @@ class GlmmObjective:
         Overrides ``state`` as the warm start when set.
     """
 
-    def __init__(self, design: Design, nAGQ: int = 1, lme4_compat: bool = False) -> None:
+    def __init__(self, design: Design, nAGQ: int = 1, lme4_compat: bool = False,
+                 fixed_phi: float | None = None) -> None:
         check_agq(design, nAGQ)
         self.design = design
         self.family = design.family
@@ -76,8 +82,10 @@ class GlmmObjective:
         self.n_theta = design.n_theta
         self.p = design.p
         self.lme4_compat = lme4_compat
-        self.plugin = bool(self.family.has_dispersion) and lme4_compat
-        self.dispersion = bool(self.family.has_dispersion) and not lme4_compat
+        self.fixed_phi = fixed_phi
+        self.plugin = bool(self.family.has_scale) and lme4_compat and fixed_phi is None
+        self.dispersion = (bool(self.family.has_dispersion) and not lme4_compat
+                           and fixed_phi is None)
         self.observed = (not lme4_compat
                          and (self.family.name, self.family.link.name) not in CANONICAL)
         self.lower_theta = np.concatenate([lower_bounds(t.q) for t in design.reterms])
@@ -103,7 +111,8 @@ class GlmmObjective:
         k = self.n_theta
         theta = x[:k]
         beta = x[k:k + self.p] if with_beta else None
-        phi = float(np.exp(x[-1])) if self.dispersion else 1.0
+        phi = (float(np.exp(x[-1])) if self.dispersion
+               else self.fixed_phi if self.fixed_phi is not None else 1.0)
         return theta, beta, phi
 
     def lower(self, with_beta: bool) -> np.ndarray:
@@ -126,7 +135,8 @@ class GlmmObjective:
             if self.observed:
                 w = observed_weights(fam, self.pirls.y, self.pirls.wt, st.eta, st.phi)
             else:
-                w = self.pirls.wt * fam.mu_eta(st.eta) ** 2 / (st.phi * fam.variance(st.mu))
+                w = self.pirls.wt * fam.mu_eta(st.eta) ** 2 / (
+                    fam.deviance_scale(st.phi) * fam.variance(st.mu, st.phi))
             got = self.pirls._factor(w, w, st.theta, False)
             if got is None:
                 return float("inf"), None

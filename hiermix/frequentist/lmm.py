@@ -35,11 +35,12 @@ from ..design import Design
 from ..errors import PACKAGE_DIR, ModelError
 from .blocked import BlockedCholesky, Factor, profiled_deviance
 from .checks import (
-    SINGULAR_MESSAGE,
     ConvergenceWarning,
     convergence_messages,
     deriv12,
     is_singular,
+    singular_message,
+    warn_singular,
 )
 from .gradient import gradient, scalar_terms_only
 from .gram import build_gram
@@ -212,7 +213,8 @@ def _finish(obj: LmmObjective, design: Design, opt: OptSummary, check_derivs: bo
     messages: list[str] = []
     singular = is_singular(theta, obj.lower)
     if singular:
-        messages.append(SINGULAR_MESSAGE)
+        messages.append(singular_message(design.reterms, theta))
+        warn_singular(messages[-1])
     if check_derivs is None:
         check_derivs = design.nobs <= DERIV_CHECK_MAX_NOBS
     if check_derivs:

@@ -6,14 +6,16 @@ Model (Bates et al. 2015, JSS; lme4's ``pwrssUpdate``, MixedModels.jl's ``pirls!
     y_i | u ~ family(mu_i, phi / w_i),            u ~ N(0, I),   b = Lambda u.
 
 For a GLMM Lambda is the Cholesky factor of the random-effects covariance itself (no sigma
-scaling); phi is the dispersion (1 for binomial and poisson). For fixed theta, beta and phi the
+scaling); phi is the dispersion (1 for binomial and poisson; for the negative binomial phi holds
+its theta, which enters V and d_i instead of scaling them). For fixed theta, beta and phi the
 conditional mode u* minimises the penalised deviance
 
     pdev(u) = sum_i d_i(y_i, mu_i) / phi + ||u||^2
 
-(d_i the unit deviance times prior weight, R's ``dev.resids``). Each PIRLS step is the
-penalised least-squares problem of an LMM with working weights (Fisher scoring)
-w_i = a_i mu_eta_i^2 / (phi V(mu_i)) and working response z_i = eta_i + (y_i - mu_i) / mu_eta_i,
+(d_i the unit deviance times prior weight, R's ``dev.resids``; no division by phi for the
+negative binomial). Each PIRLS step is the penalised least-squares problem of an LMM with
+working weights (Fisher scoring) w_i = a_i mu_eta_i^2 / (phi V(mu_i)) (V(mu_i) alone for the
+negative binomial) and working response z_i = eta_i + (y_i - mu_i) / mu_eta_i,
 solved with the blocked Cholesky of :mod:`hiermix.frequentist.blocked` on the Gram matrix of
 :mod:`hiermix.frequentist.reweight`; a step that does not lower pdev is halved. With
 ``with_beta=True`` beta joins u in the least-squares step (lme4's nAGQ = 0, and a GLM when
@@ -74,8 +76,10 @@ def _dmu_eta(link: str, eta: np.ndarray, mu: np.ndarray) -> np.ndarray:
     return 0.75 * eta**-2.5  # 1/mu^2: mu = eta^{-1/2}
 
 
-def _dvariance(family: str, mu: np.ndarray) -> np.ndarray:
-    """V'(mu), shape (n,)."""
+def _dvariance(family: str, mu: np.ndarray, phi: float = 1.0) -> np.ndarray:
+    """V'(mu), shape (n,) (phi is theta for the negative binomial and unused otherwise)."""
+    if family == "negative_binomial":
+        return 1.0 + 2.0 * mu / phi
     if family == "gaussian":
         return np.zeros_like(mu)
     if family == "binomial":
@@ -93,17 +97,18 @@ def observed_weights(family: Family, y: np.ndarray, wt: np.ndarray, eta: np.ndar
 
     With s_i = a_i (y_i - mu_i) / (phi V_i) the score in mu, the curvature is
     a_i mu_eta^2 / (phi V) - s_i (mu'' - mu_eta^2 V' / V), which reduces to the Fisher weight
-    for canonical links.
+    for canonical links. (For the negative binomial with theta fixed, an exponential family
+    in mu, the same holds with phi V replaced by mu + mu^2 / theta.)
     """
     mu = family.linkinv(eta)
     me = family.mu_eta(eta)
-    V = family.variance(mu)
-    fisher = wt * me**2 / (phi * V)
+    V = family.variance(mu, phi)
+    fisher = wt * me**2 / (family.deviance_scale(phi) * V)
     if (family.name, family.link.name) in CANONICAL:
         return fisher
-    score = wt * (y - mu) / (phi * V)
+    score = wt * (y - mu) / (family.deviance_scale(phi) * V)
     return fisher - score * (_dmu_eta(family.link.name, eta, mu)
-                             - me**2 * _dvariance(family.name, mu) / V)
+                             - me**2 * _dvariance(family.name, mu, phi) / V)
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,12 +215,12 @@ class Pirls:
             return float("inf"), eta
         mu = fam.linkinv(eta)
         with np.errstate(all="ignore"):
-            dev = self._deviance(mu)
+            dev = self._deviance(mu, phi)
         if not np.isfinite(dev):
             return float("inf"), mu
-        return dev / phi + sum_u2, mu
+        return dev / float(fam.deviance_scale(phi)) + sum_u2, mu
 
-    def _deviance(self, mu: np.ndarray) -> float:
+    def _deviance(self, mu: np.ndarray, phi: float = 1.0) -> float:
         """sum_i d_i(y_i, mu_i), shape ().
 
         For binomial (any link: mu is kept inside (0, 1)) and poisson with the log link (mu
@@ -223,7 +228,7 @@ class Pirls:
         ``dev.resids`` summed, to rounding, at a fraction of its cost.
         """
         if self._kernel is None:
-            return float(np.sum(self.family.dev_resids(self.y, mu, self.wt)))
+            return float(np.sum(self.family.dev_resids(self.y, mu, self.wt, phi)))
         const, a, b = self._kernel
         if self.family.name == "binomial":
             return float(const - a @ np.log(mu) - b @ np.log1p(-mu))
@@ -305,8 +310,8 @@ class Pirls:
         pd_prev = float("inf")
         for it in range(1, self.maxit + 1):
             me = fam.mu_eta(eta)
-            V = fam.variance(mu)
-            score = self.wt * (self.y - mu) * me / (phi * V)  # -d log p / d eta, negated
+            V = fam.deviance_scale(phi) * fam.variance(mu, phi)  # a_i Var(y_i)
+            score = self.wt * (self.y - mu) * me / V  # -d log p / d eta, negated
             fitted = eta - self.offset if with_beta else eta - self.offset - self.X @ beta
             got = None
             observed = False
@@ -316,7 +321,7 @@ class Pirls:
                     got = self._factor(h, h * fitted + score, theta, with_beta)
                     observed = got is not None
             if got is None:
-                w = self.wt * me**2 / (phi * V)
+                w = self.wt * me**2 / V
                 if not (np.all(np.isfinite(w)) and np.all(np.isfinite(score))):
                     raise PirlsError("the working weights or response are not finite "
                                      f"(the {fam.r_name} family's mean left its range)")
@@ -348,8 +353,10 @@ class Pirls:
                 pd_c, mu_c = self.pdev(eta_c, phi, s2)
                 # Near the mode a Newton step changes pdev by less than its rounding
                 # (about 1e-14 relative for a sum of n deviances); it is taken, not halved.
-                if (pd_c <= pd_cur + 1e-12 * abs(pd_cur)
-                        or (not np.isfinite(pd_cur) and np.isfinite(pd_c))):
+                # A candidate outside the link's range (pd_c = inf) is never taken, also
+                # from a start with pd_cur = inf (a GLM's first step from eta0).
+                if np.isfinite(pd_c) and (pd_c <= pd_cur + 1e-12 * abs(pd_cur)
+                                          or not np.isfinite(pd_cur)):
                     break
                 step *= 0.5
             else:

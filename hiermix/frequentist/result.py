@@ -21,6 +21,7 @@ from ..covariance import cov_from_theta
 from ..design import Design
 from ..errors import DataError
 from ..naming import RESIDUAL, corr_pairs
+from ..pickling import ReadOnlyArrays
 from .blocked import Factor, profiled_deviance
 from .optimizer import OptSummary
 from .reform import random_selection
@@ -50,7 +51,7 @@ def random_part(design: Design, b: tuple[np.ndarray, ...], codes: tuple[np.ndarr
 
 
 @dataclass(frozen=True, eq=False)
-class LmerResult:
+class LmerResult(ReadOnlyArrays):
     """A fitted linear mixed model (lme4's ``lmerMod``). Immutable; arrays are read-only.
 
     Attributes
@@ -114,6 +115,29 @@ class LmerResult:
                    vcov_unscaled=_frozen(RXinv.T @ RXinv), optsummary=opt,
                    is_singular=singular, data_name=data_name, _objective_fn=obj, _factor=f)
 
+    # -- the objective, and pickling ------------------------------------------------------
+    def objective_function(self) -> Any:
+        """The criterion the fit minimised (lme4's ``devfun``): an :class:`LmmObjective`, a
+        :class:`~hiermix.frequentist.laplace.GlmmObjective` for GLMMs.
+
+        It holds the Gram matrix and work arrays, derived from the design alone; a pickled
+        result leaves it out (it is often larger than the design) and it is rebuilt here on
+        first use after loading.
+        """
+        if self._objective_fn is None:
+            object.__setattr__(self, "_objective_fn", self._build_objective())
+        return self._objective_fn
+
+    def _build_objective(self) -> Any:
+        from .lmm import LmmObjective
+
+        return LmmObjective(self.design, self.REML)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_objective_fn"] = None
+        return state
+
     # -- sizes -----------------------------------------------------------------------------
     @property
     def nobs(self) -> int:
@@ -161,7 +185,7 @@ class LmerResult:
         """
         if not self.REML:
             return self.objective
-        g = self._objective_fn.gram
+        g = self.objective_function().gram
         n = g.n
         return float(self.ldL2 + n * (1.0 + np.log(2.0 * np.pi * self.pwrss / n))
                      - g.sum_log_w)
@@ -255,7 +279,7 @@ class LmerResult:
 
     def _chol_and_factor(self) -> tuple[Any, Factor]:
         """The blocked Cholesky and its factor at the estimates (GLMMs: at PIRLS's end)."""
-        return self._objective_fn.chol, self._factor
+        return self.objective_function().chol, self._factor
 
     @cached_property
     def _condvar_blocks(self) -> tuple[np.ndarray, ...]:
@@ -330,6 +354,29 @@ class LmerResult:
 
         return varcorr_intervals(self, ci)
 
+    # -- confidence intervals, profiles and the bootstrap (hiermix.inference) -------------
+    def confint(self, parm: Any = None, level: float = 0.95, method: str = "profile",
+                **kwargs: Any) -> pd.DataFrame:
+        """Confidence intervals by lme4's row names (lme4's ``confint``): ``"profile"``,
+        ``"wald"`` or ``"boot"``; see :func:`hiermix.inference.confint`."""
+        from ..inference import confint
+
+        return confint(self, parm=parm, level=level, method=method, **kwargs)
+
+    def profile(self, parm: Any = None, **kwargs: Any) -> Any:
+        """Likelihood profiles (zeta traces) on lme4's scales (lme4's ``profile``); see
+        :func:`hiermix.inference.profile`."""
+        from ..inference import profile
+
+        return profile(self, parm=parm, **kwargs)
+
+    def bootstrap(self, nsim: int, seed: Any = None, n_jobs: int | None = None) -> Any:
+        """Parametric bootstrap (lme4's ``bootMer``); see
+        :func:`hiermix.inference.bootstrap`."""
+        from ..inference import bootstrap
+
+        return bootstrap(self, nsim, seed=seed, n_jobs=n_jobs)
+
     def to_datatree(self, draws: int = 1000, seed: Any = 0, chains: int = 4) -> Any:
         """The fit as an ArviZ DataTree with the posterior's names and dims: draws from the
         asymptotic distribution of the estimates (:mod:`hiermix.frequentist.datatree`), so that
@@ -352,7 +399,7 @@ class LmerResult:
     def anova(self, ddf: str = "Satterthwaite") -> pd.DataFrame:
         """lmerTest's type III ANOVA table: an F test per fixed-effect term, columns sum_sq,
         mean_sq, num_df, den_df, F, p. For likelihood-ratio tests between models use
-        :func:`hiermix.anova`."""
+        ``hiermix.anova`` (:func:`hiermix.inference.lrt.anova`)."""
         from ..inference.ddf import anova_table
 
         return anova_table(self, ddf)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..arguments import check_count, make_rng
 from ..covariance import lambda_from_theta, theta_from_sd_corr
 from ..design import Design
 from ..errors import ModelError
@@ -68,12 +69,22 @@ def simulate(design: Design, beta: Any, sigma: float, theta: Any = None,
     sd, corr : mappings, optional
         See :func:`theta_from_varcorr`.
     nsim : int
+        At least 1.
     seed : int, numpy Generator or None
+
+    Raises
+    ------
+    ArgumentError
+        ``nsim`` not a positive whole number; a ``seed`` numpy cannot use.
+    ModelError
+        Parameters of the wrong size or out of range.
 
     Returns
     -------
     DataFrame, shape (n, nsim), columns ``sim_1`` ... ``sim_nsim``
     """
+    nsim = check_count(nsim, "nsim", 1)
+    rng = make_rng(seed, "seed")
     beta = np.asarray(beta, dtype=float).ravel()
     if beta.size != design.p:
         raise ModelError(f"beta has {beta.size} values; the design has {design.p} fixed effects")
@@ -85,7 +96,6 @@ def simulate(design: Design, beta: Any, sigma: float, theta: Any = None,
           else np.asarray(theta, dtype=float).ravel())
     if th.size != design.n_theta:
         raise ModelError(f"theta has {th.size} values; the design needs {design.n_theta}")
-    rng = np.random.default_rng(seed)
     eta = design.X @ beta + design.offset
     lams, start = [], 0
     for t in design.reterms:

@@ -82,7 +82,7 @@ def hessian(f: Callable[[np.ndarray], float], x: np.ndarray, step: float = 1e-4)
 
 def lmm_criterion(fit: Any) -> Callable[[np.ndarray], float]:
     """d(psi) for a linear mixed model fit (see the module docstring)."""
-    obj = fit._objective_fn
+    obj = fit.objective_function()
     g = obj.gram
     qs = [t.q for t in fit.design.reterms]
     nu = g.n - g.p if fit.REML else g.n

@@ -38,6 +38,8 @@ def simulated_frame(family: str, link: str, seed: int = 0, n: int = 60) -> pd.Da
         df["wi"] = rng.integers(1, 4, n).astype(float)
     elif family == "poisson":
         df["y"] = rng.poisson(3.0, n).astype(float)
+    elif family == "negative_binomial":
+        df["y"] = rng.negative_binomial(2.0, 2.0 / (2.0 + 3.0), n).astype(float)
     else:
         df["y"] = rng.gamma(4.0, 0.5, n)
     return df
@@ -76,6 +78,8 @@ def natural_values(built: Any, rng: np.random.Generator, family: str) -> dict[st
             values[name] = np.array(rng.uniform(0.5, 1.5))
         elif name == "phi":
             values[name] = np.array(rng.uniform(0.2, 0.8))
+        elif name == "phi_inv_sqrt":  # the negative binomial's theta = 1 / kappa^2
+            values[name] = np.array(rng.uniform(0.3, 1.5))
         else:
             raise AssertionError(f"no test value for free variable {name!r}")
     assert design is not None

@@ -27,6 +27,8 @@ CASES = [
     ("gamma", "log", "basic"), ("gamma", "inverse", "weights"), ("gamma", "identity", "basic"),
     ("inverse_gaussian", "log", "basic"), ("inverse_gaussian", "1/mu^2", "weights"),
     ("inverse_gaussian", "inverse", "basic"), ("inverse_gaussian", "identity", "offset"),
+    ("negative_binomial", "log", "basic"), ("negative_binomial", "log", "weights"),
+    ("negative_binomial", "sqrt", "offset"), ("negative_binomial", "identity", "basic"),
 ]
 
 
@@ -46,6 +48,7 @@ def conditional_check(family: str, link: str, variant: str, centered: bool, seed
         eta = eta + np.sum(b[t.codes] * t.X, axis=1)
     mu = d.family.linkinv(eta)
     phi = (values["sigma"] ** 2 if family == "gaussian"
+           else 1.0 / values["phi_inv_sqrt"] ** 2 if family == "negative_binomial"
            else values.get("phi", 1.0))
     expected = d.family.loglik(d.y, mu, d.weights, phi)
     assert np.all(np.isfinite(expected))

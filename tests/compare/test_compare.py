@@ -95,15 +95,33 @@ def test_different_models_refused(fit: Any) -> None:
     refit = hm.Model("Reaction ~ Days + (Days | Subject)", data).fit()
     with pytest.raises(CompareError):
         hm.compare(fit, StandIn(refit.design, fit_datatree(refit, draws=100)))
-    with pytest.raises(CompareError, match="from hiermix"):
+    with pytest.raises(CompareError, match="must be a posterior"):
         hm.compare(fit, object())
+
+
+def test_wrong_kinds_of_result_refused(fit: Any, cmp: Any) -> None:
+    post = cmp.post
+    with pytest.raises(CompareError, match=r"not two fits .*Model\(...\).sample\(\)"):
+        hm.compare(fit, fit)
+    with pytest.raises(CompareError, match=r"the two are swapped .*call compare\(fit, post\)"):
+        hm.compare(post, fit)
+    with pytest.raises(CompareError, match="not two posteriors"):
+        hm.compare(post, post)
+    with pytest.raises(CompareError, match=r"first argument .* must be a frequentist fit"):
+        hm.compare("fit.pkl", post)
+    with pytest.raises(CompareError, match=r"ci must be a number in \(0, 1\), not '95%'"):
+        hm.compare(fit, post, ci="95%")
 
 
 def test_singular_fit_is_flagged() -> None:
     fit = hm.Model("Yield ~ 1 + (1 | Batch)", load_data("Dyestuff2")).fit()
-    cmp = hm.compare(fit, StandIn(fit.design, fit_datatree(fit, draws=500)))
-    row = cmp.varcorr.iloc[0]
+    post = StandIn(fit.design, fit_datatree(fit, draws=500))
+    row = hm.compare(fit, post, ml_interval="wald").varcorr.iloc[0]
     assert bool(row["boundary"]) and np.isnan(row["ml_lower"])
+    # the profile interval of an SD on the boundary starts at 0, as lme4's
+    row = hm.compare(fit, post).varcorr.iloc[0]
+    assert bool(row["boundary"]) and row["ml_lower"] == 0 and row["ml_upper"] > 0
+    assert row["ml_interval"] == "profile"
 
 
 def test_figures_and_report(cmp: Any, tmp_path: Path) -> None:
@@ -186,6 +204,7 @@ def test_arviz_plots_both_fits_without_renaming() -> None:
 @pytest.mark.parametrize(("formula", "data", "family", "link", "resid"), [
     ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", "binomial", None, None),
     ("y ~ x + (1 | grupo)", "seed_gamma_intercept", "Gamma", "log", "phi"),
+    ("TICKS ~ YEAR + cHEIGHT + (1 | LOCATION)", "grouseticks", "nbinom2", None, "phi"),
 ])
 def test_glmm_tables_hold_every_parameter(formula: str, data: str, family: str,
                                           link: str | None, resid: str | None) -> None:
@@ -195,10 +214,14 @@ def test_glmm_tables_hold_every_parameter(formula: str, data: str, family: str,
     params = list(cmp.varcorr["param"])
     assert params == ["sd"] + ([resid] if resid else [])
     if resid == "phi":
-        # the Residual row holds phi (lme4 prints it as the residual variance)
+        # the Residual row holds phi (lme4 prints it as the residual variance); for the
+        # negative binomial it holds theta, which lme4's VarCorr leaves out
         row = cmp.varcorr.set_index("param").loc["phi"]
-        assert row["ml"] == pytest.approx(float(fit.varcorr.set_index("grp").loc["Residual",
-                                                                                  "vcov"]))
+        assert row["ml"] == pytest.approx(fit.phi)
+        if fit.family.has_scale:
+            assert row["ml"] == pytest.approx(
+                float(fit.varcorr.set_index("grp").loc["Residual", "vcov"]))
+        assert cmp.varcorr["grp"].iloc[-1] == "Residual"
         assert 0 < row["ml_lower"] < row["ml"] < row["ml_upper"]
     assert cmp.varcorr["ml_se"].notna().all()
     assert (cmp.fixef["std_diff"].abs() < 0.2).all()

@@ -102,7 +102,8 @@ def test_verdict_names_a_gap_with_its_reason(gap_cmp: Any) -> None:
 
 def test_variance_component_gaps_and_precision_are_shown(page: str, cmp: Any) -> None:
     est, mc = varcorr_frames(cmp)
-    assert list(est.columns) == ["parameter", "ML", "ML SE", "ML 95% Wald", "post. mean",
+    # the variance components' ML interval is the profile one by default (compare's ml_interval)
+    assert list(est.columns) == ["parameter", "ML", "ML SE", "ML 95% profile", "post. mean",
                                  "post. median", "post. SD", "post. 95% interval", "std_diff"]
     assert list(mc.columns) == ["parameter", "MCSE of mean", "R-hat", "ESS bulk", "ESS tail"]
     assert list(est["std_diff"]) == [f"{v:.2f}" for v in cmp.varcorr["std_diff"]]

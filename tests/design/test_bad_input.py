@@ -58,6 +58,18 @@ CASES = [
     ("y ~ x + (1 | g)", {"data": "ALL_NA"}, E.EmptyDataError, "no complete rows"),
     ("y ~ x + (1 | g)", {"data": "NOT_A_FRAME"}, E.DataError, "DataFrame"),
     ("y ~ x +", {}, E.FormulaSyntaxError, "missing term"),
+    ("y ~ when + (1 | g)", {"data": "DATES"}, E.ColumnTypeError, "column 'when'"),
+    ("y ~ x + (when | g)", {"data": "DATES"}, E.ColumnTypeError, "date-time"),
+    ("y ~ x + offset(when) + (1 | g)", {"data": "DATES"}, E.ColumnTypeError, "column 'when'"),
+    ("y ~ span + (1 | g)", {"data": "DATES"}, E.ColumnTypeError, "dt.total_seconds()"),
+    ("y ~ x + (1 | g)", {"data": "DUPLICATE"}, E.DuplicateColumnError, "2 columns named 'x'"),
+    ("y ~ k + (1 | g)", {"data": "DUPLICATE", "weights": "x"}, E.DuplicateColumnError,
+     "columns named 'x'"),
+    ("y ~ x + (1 | g)", {"weights": "ZERO"}, E.DataError, "2 row(s) have weight 0"),
+    ("y ~ x + (1 | g)", {"weights": "ZERO", "family": "Gamma"}, E.DataError,
+     "weights must be > 0 for the Gamma family"),
+    ("y ~ x + (1 | g)", {"weights": "ZERO", "family": "inverse.gaussian"}, E.DataError,
+     "the first at position 3 of the data"),
 ]
 
 
@@ -74,6 +86,11 @@ def _data(df: pd.DataFrame, key: str) -> object:
         return df.assign(x=np.nan)
     if key == "NOT_A_FRAME":
         return 3.5
+    if key == "DATES":
+        return df.assign(when=pd.date_range("2024-01-01", periods=len(df), freq="D"),
+                         span=pd.to_timedelta(df["k"], unit="h"))
+    if key == "DUPLICATE":
+        return pd.concat([df, df[["x"]]], axis=1)
     return df
 
 
@@ -83,7 +100,9 @@ def test_bad_input_is_named(df: pd.DataFrame, formula: str, kwargs: dict, cls: t
                             text: str) -> None:
     kwargs = dict(kwargs)
     data = _data(df, kwargs.pop("data", ""))
-    special = {"NEG": -np.ones(len(df)), "SHORT": [1.0, 2.0, 3.0]}
+    zero = np.ones(len(df))
+    zero[[3, 17]] = 0.0
+    special = {"NEG": -np.ones(len(df)), "SHORT": [1.0, 2.0, 3.0], "ZERO": zero}
     if kwargs.get("weights") in special:
         kwargs["weights"] = special[kwargs["weights"]]
     with pytest.raises(cls) as info:
@@ -103,9 +122,53 @@ def test_error_classes_are_builtin_compatible() -> None:
     assert issubclass(E.UnknownColumnError, KeyError)
     assert issubclass(E.ResponseTypeError, TypeError)
     for name in E.__all__:
-        assert issubclass(getattr(E, name), E.HiermixError)
+        cls = getattr(E, name)
+        assert issubclass(cls, E.HiermixWarning if issubclass(cls, Warning) else E.HiermixError)
 
 
 def test_unknown_column_message_is_readable() -> None:
     err = E.UnknownColumnError("Reactoin", ["Reaction", "Days", "Subject"], where="response")
     assert str(err).startswith("unknown column 'Reactoin' (in response)")
+
+
+def test_a_date_may_group(df: pd.DataFrame) -> None:
+    """Only values that enter y, X, Z or the offset must be numbers: dates label groups fine."""
+    data = df.assign(day=pd.Timestamp("2024-01-01") + pd.to_timedelta(df.index // 10, unit="D"))
+    d = hm.Model("y ~ x + (1 | day)", data).design
+    assert d.ngrps == {"day": 4}
+
+
+def test_unused_duplicate_columns_are_fine(df: pd.DataFrame) -> None:
+    data = pd.concat([df, df[["txt"]]], axis=1)
+    assert hm.Model("y ~ x + (1 | g)", data).design.nobs == len(df)
+
+
+@pytest.mark.filterwarnings("ignore::hiermix.errors.SingularFitWarning")
+def test_newdata_is_checked_as_the_data(df: pd.DataFrame) -> None:
+    fit = hm.lmer("y ~ x + (1 | g)", df)
+    with pytest.raises(E.DuplicateColumnError, match="newdata have 2 columns named 'x'"):
+        fit.predict(pd.concat([df, df[["x"]]], axis=1))
+    dates = df.assign(x=pd.date_range("2024-01-01", periods=len(df)))
+    with pytest.raises(E.ColumnTypeError, match="column 'x' of newdata is a date-time"):
+        fit.predict(dates)
+
+
+@pytest.mark.filterwarnings("ignore::hiermix.errors.SingularFitWarning")
+@pytest.mark.parametrize(("family", "formula"), [
+    ("binomial", "cbind(k, 3 - k) ~ x + (1 | g)"),
+    ("poisson", "k ~ x + (1 | g)"),
+])
+def test_zero_weights_drop_the_row_where_the_likelihood_allows(
+        df: pd.DataFrame, family: str, formula: str) -> None:
+    """binomial and poisson: a row of weight 0 adds exactly 0 to the log-likelihood, so the
+    fit equals the fit without it (criterion to 1e-10 relative, the optimiser's rounding),
+    and the pointwise log-likelihood both engines use is 0 there."""
+    w = np.ones(len(df))
+    w[[3, 17]] = 0.0
+    with_zero = hm.glmer(formula, df, family=family, weights=w)
+    dropped = hm.glmer(formula, df.drop(index=[3, 17]).reset_index(drop=True), family=family)
+    assert with_zero.objective == pytest.approx(dropped.objective, rel=1e-10)
+    np.testing.assert_allclose(with_zero.beta, dropped.beta, rtol=1e-5, atol=1e-7)
+    d = with_zero.design
+    ll = d.family.loglik(d.y, np.full(d.nobs, 0.4), d.weights)
+    assert np.all(ll[[3, 17]] == 0.0)

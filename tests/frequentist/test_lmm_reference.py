@@ -130,5 +130,5 @@ def test_theta_and_singular(ref_id: str) -> None:
     want = np.atleast_1d(np.array(ref["theta"], dtype=float))
     np.testing.assert_allclose(fit.theta, want, rtol=1e-3, atol=1e-4)
     assert fit.is_singular == ref["singular"]
-    singular_msg = "boundary (singular) fit: see help('isSingular')"
-    assert (singular_msg in fit.optsummary.messages) == ref["singular"]
+    flagged = [m for m in fit.optsummary.messages if m.startswith("boundary (singular) fit")]
+    assert bool(flagged) == ref["singular"]

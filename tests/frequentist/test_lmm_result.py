@@ -16,7 +16,13 @@ import scipy.stats as st
 from catalogue import load_data, model_args
 
 import hiermix
-from hiermix.errors import DataError, HiermixError, ModelError, NewLevelError
+from hiermix.errors import (
+    DataError,
+    HiermixError,
+    ModelError,
+    NewLevelError,
+    SingularFitWarning,
+)
 from hiermix.frequentist import LmerResult, lmer, simulate
 from hiermix.frequentist import blocked as blocked_mod
 from hiermix.frequentist.lmm import LmmObjective
@@ -160,14 +166,21 @@ def test_summary_ml_table_and_messages() -> None:
     """ML fits print lme4's AIC/BIC/logLik/deviance/df.resid table; singular fits and dropped
     rows add lme4's messages."""
     args = model_args("dyestuff2_singular")
-    fit = hiermix.Model(args["formula"], args["data"]).fit(REML=False)
+    with pytest.warns(SingularFitWarning) as caught:
+        fit = hiermix.Model(args["formula"], args["data"]).fit(REML=False)
+    # lme4's words, the culprit named, and advice in Python terms rather than R's help page.
+    warned = str(caught[0].message)
+    assert warned.startswith("boundary (singular) fit: term 'Batch' (Intercept) has a zero "
+                             "variance")
+    assert "Model.sample()" in warned and "help(" not in warned
+    assert caught[0].filename == __file__
     text = fit.summary()
     assert "Linear mixed model fit by maximum likelihood  ['lmerMod']" in text
     head = text.splitlines()
     i = next(k for k, line in enumerate(head) if "AIC" in line)
     assert head[i].split() == ["AIC", "BIC", "logLik", "deviance", "df.resid"]
     assert float(head[i + 1].split()[2]) == pytest.approx(fit.loglik, abs=0.05)
-    assert "boundary (singular) fit: see help('isSingular')" in text
+    assert "boundary (singular) fit: term 'Batch' (Intercept) has a zero variance" in text
     data = args["data"].copy()
     data.loc[[0, 5], "Yield"] = np.nan
     text = hiermix.lmer(args["formula"], data).summary()

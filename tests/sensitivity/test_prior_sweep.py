@@ -10,8 +10,10 @@ row lme4's Wald interval (estimate +- 1.959964 se) or, where the fit offers
 from __future__ import annotations
 
 import dataclasses
+import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import hiermix
@@ -34,7 +36,7 @@ def model():
 def test_sweep_table(model, mock_sample) -> None:
     sets = {"default": None, "tight": {"sd_Subject": HalfNormal(1.0)}}
     sw = hiermix.prior_sweep(model, sets, draws=100, tune=0, chains=2, random_seed=1,
-                             sampler="pymc", marginal=False, warn=False)
+                             interval="wald", sampler="pymc", marginal=False, warn=False)
     assert list(sw.posteriors) == ["default", "tight"]
     wide = sw.wide()
     assert list(wide.index) == LABELS and list(wide.columns) == ["ML", "default", "tight"]
@@ -49,6 +51,9 @@ def test_sweep_table(model, mock_sample) -> None:
     fit = sw.fit
     se = float(fit.fixef_se["Days"])
     assert ml["lower"] == pytest.approx(fit.fixef["Days"] - 1.959963984540054 * se, rel=1e-12)
+    again = pickle.loads(pickle.dumps(sw))
+    pd.testing.assert_frame_equal(again.table, sw.table)
+    assert again.posteriors["tight"].priors == post.priors
     fig = sw.plot()
     assert len([a for a in fig.axes if a.get_visible()]) == len(LABELS)
     import matplotlib.pyplot as plt
@@ -58,7 +63,7 @@ def test_sweep_table(model, mock_sample) -> None:
 
 def test_ml_profile_intervals_are_used_where_offered(model) -> None:
     fit = model.fit()
-    prof = __import__("pandas").DataFrame(
+    prof = pd.DataFrame(
         {"lower": [1.0, 2.0], "upper": [3.0, 4.0]},
         index=["Days", "sd_(Intercept)|Subject"])
 
@@ -77,6 +82,18 @@ def test_ml_profile_intervals_are_used_where_offered(model) -> None:
     assert tuple(rows.loc["Days", ["lower", "upper", "interval"]]) == (1.0, 3.0, "profile")
     assert tuple(rows.loc["sd(Intercept|Subject)", ["lower", "upper"]]) == (2.0, 4.0)
     assert rows.loc["sigma", "interval"] == "wald"
+
+
+def test_ml_rows_use_the_fits_profile_confint() -> None:
+    fit = hiermix.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                        load("cbpp"), family="binomial")
+    rows = ml_rows(fit, 0.95).set_index("param")
+    assert (rows["interval"] == "profile").all()
+    prof = fit.confint(method="profile")
+    assert tuple(rows.loc["period[T.2]", ["lower", "upper"]]) == tuple(
+        prof.loc["period2", ["lower", "upper"]])
+    assert tuple(rows.loc["sd(Intercept|herd)", ["lower", "upper"]]) == tuple(
+        prof.loc["sd_(Intercept)|herd", ["lower", "upper"]])
 
 
 def test_bad_sets(model) -> None:

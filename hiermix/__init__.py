@@ -21,7 +21,8 @@ __version__ = "0.1.0"
 # (and parsing) stays fast. ``compare`` is imported eagerly: as a lazy attribute it would be
 # shadowed by the subpackage of the same name once that is imported.
 _LAZY = {"lmer": "frequentist", "glmer": "frequentist", "anova": "inference.lrt",
-         "simulation_study": "study", "study_grid": "study", "design_template": "study"}
+         "simulation_study": "study", "study_grid": "study", "design_template": "study",
+         "prior_sweep": "sensitivity"}
 
 
 def __getattr__(name: str) -> object:

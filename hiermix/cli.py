@@ -91,7 +91,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--overwrite", action="store_true",
                    help="replace a previous hiermix report in --out (only a folder that holds "
                         "hiermix's own, unchanged files and nothing else)")
+    # sensitivity (hiermix.sensitivity.command): a report section and a subcommand
+    c.add_argument("--sensitivity", action="store_true",
+                   help="add a Sensitivity section: power-scaling table and the five most "
+                        "influential groups")
+    from .sensitivity.command import add_parser as add_sensitivity_parser
+
     _study_parser(sub)
+    add_sensitivity_parser(sub, _count, _level)
     return p
 
 
@@ -211,7 +218,18 @@ def run_compare(args: argparse.Namespace) -> int:
 
     cmp = compare(fit, post, ci=args.ci, ml_interval=args.ml_interval, seed=args.seed)
     print_tables(cmp)
-    out = dest.write(lambda folder: fill_report(cmp, folder, data_path=args.data))
+    extra = None
+    if args.sensitivity:
+        from .sensitivity.command import compare_section
+
+        extra = compare_section(fit, post)
+
+    def fill(folder: Path) -> None:
+        fill_report(cmp, folder, data_path=args.data)
+        if extra is not None:
+            extra(folder)
+
+    out = dest.write(fill)
     print(f"\nreport written to {out / 'report.html'} "
           f"(total {time.perf_counter() - t0:.1f} s)", file=log)
     return 0
@@ -225,6 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_compare(args)
         if args.command == "study":
             return run_study(args)
+        if args.command == "sensitivity":
+            from .sensitivity.command import run as run_sensitivity
+
+            return run_sensitivity(args)
     except HiermixError as err:
         print(f"hiermix: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_INPUT

@@ -28,6 +28,19 @@ Variables (in the Bayesian posterior and in the frequentist fit's DataTree)
 
     Correlation pairs are ordered as lme4's ``as.data.frame(VarCorr())`` orders them and
     labelled ``"<var1>, <var2>"``.
+
+Parameter labels (one per scalar parameter, in every table, plot, study and sensitivity result)
+    ==============================  ====================================================
+    label                           parameter
+    ==============================  ====================================================
+    ``Days``                        fixed effect (its coefficient name)
+    ``sd(Intercept|Subject)``       SD of a term's column (term label after the bar)
+    ``cor(Intercept,Days|Subject)`` correlation of two columns of one term
+    ``sigma``, ``phi``              residual SD, dispersion
+    ==============================  ====================================================
+
+    :func:`param_label` maps a (variable, coordinate) of the posterior to its label and
+    :func:`varcorr_label` a row (grp, var1, var2) of ``varcorr``.
 """
 
 from __future__ import annotations
@@ -131,3 +144,73 @@ def pair_dim(label: str) -> str:
 
 def level_dim(label: str) -> str:
     return f"{label}_level"
+
+
+# ----------------------------------------------------------------------------------------------
+# parameter labels
+# ----------------------------------------------------------------------------------------------
+
+
+def sd_label(label: str, cname: str) -> str:
+    """``sd(Intercept|Subject)``: the SD of column ``cname`` of term ``label``."""
+    return f"sd({cname}|{label})"
+
+
+def cor_label(label: str, var1: str, var2: str) -> str:
+    """``cor(Intercept,Days|Subject)``: the correlation of two columns of term ``label``."""
+    return f"cor({var1},{var2}|{label})"
+
+
+def varcorr_label(grp: str, var1: str | None, var2: str | None,
+                  dispersion: str = "sigma") -> str:
+    """The label of a ``varcorr`` row (grp, var1, var2).
+
+    Parameters
+    ----------
+    grp, var1, var2 : str or None
+        As in ``as.data.frame(VarCorr())``; var2 is None for SDs.
+    dispersion : {"sigma", "phi"}
+        The label of the Residual row: ``sigma`` (gaussian) or ``phi``.
+    """
+    if grp == RESIDUAL:
+        return dispersion
+    if var1 is None:
+        raise KeyError(f"a varcorr row of {grp!r} without var1")
+    if var2 is None or var2 != var2:  # None or NaN
+        return sd_label(grp, var1)
+    return cor_label(grp, var1, var2)
+
+
+def param_label(var: str, coord: str | None = None,
+                cnames: Sequence[str] | None = None) -> str:
+    """The label of one scalar of a posterior variable in the naming contract.
+
+    ``cnames``, the term's column names, resolves a correlation coordinate whose column names
+    themselves hold ``", "`` (``poly(x, 2)[1]``); without it the coordinate is split at its
+    first ``", "``.
+
+    >>> param_label("beta", "Days"), param_label("sd_Subject", "Intercept")
+    ('Days', 'sd(Intercept|Subject)')
+    >>> param_label("corr_Subject", "Intercept, Days"), param_label("sigma")
+    ('cor(Intercept,Days|Subject)', 'sigma')
+
+    Raises
+    ------
+    KeyError
+        A variable outside the contract, or a coordinate missing where one is needed.
+    """
+    if var in ("sigma", "phi"):
+        return var
+    if coord is None:
+        raise KeyError(f"variable {var!r} needs a coordinate")
+    if var == "beta":
+        return coord
+    if var.startswith("sd_"):
+        return sd_label(var[len("sd_"):], coord)
+    if var.startswith("corr_"):
+        pairs = [p for p in corr_pairs(cnames) if pair_label(*p) == coord] if cnames else []
+        var1, sep, var2 = (pairs[0][0], ", ", pairs[0][1]) if pairs else coord.partition(", ")
+        if not sep:
+            raise KeyError(f"correlation coordinate {coord!r} is not '<var1>, <var2>'")
+        return cor_label(var[len("corr_"):], var1, var2)
+    raise KeyError(f"variable {var!r} has no parameter label")

@@ -230,6 +230,23 @@ class BayesResult:
             add(RESIDUAL, "phi", None, self._draws("phi"))
         return pd.DataFrame(rows)
 
+    # ------------------------------------------------------------------ sensitivity
+    def sensitivity(self, component: str = "both", threshold: float = 0.05,
+                    alphas: tuple[float, float] = (0.99, 1.01)) -> pd.DataFrame:
+        """Power-scaling sensitivity of each parameter to the prior and the likelihood, with
+        priorsense's diagnosis; see :func:`hiermix.sensitivity.sensitivity`."""
+        from ..sensitivity import sensitivity
+
+        return sensitivity(self, component=component, threshold=threshold, alphas=alphas)
+
+    def plot_sensitivity(self, params: Any = None, kind: str = "dist",
+                         alphas: tuple[float, float] = (0.8, 1.25), **kwargs: Any) -> Any:
+        """Power-scaled marginal posteriors; see
+        :func:`hiermix.sensitivity.plot_power_scaled`."""
+        from ..sensitivity import plot_power_scaled
+
+        return plot_power_scaled(self, params=params, kind=kind, alphas=alphas, **kwargs)
+
     # ------------------------------------------------------------------ predictions
     def _b_list(self) -> list[Array]:
         return [self._draws(b_var(t.label)) for t in self.design.reterms]

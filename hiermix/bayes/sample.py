@@ -7,7 +7,9 @@ The stages, each callable on its own::
 The DataTree gets, besides PyMC's ``posterior``, ``sample_stats`` and ``observed_data``:
 ``log_likelihood`` (pointwise log p(y_i | beta, b, phi), computed with
 :meth:`hiermix.family.Family.loglik`, the frequentist engine's own function) and
-``constant_data`` (X, weights, offset, and each term's codes and columns).
+``constant_data`` (X, weights, offset, and each term's codes and columns) and ``log_prior``
+(the log density of each prior class per draw, :mod:`hiermix.bayes.log_prior`), so that
+ArviZ's power-scaling sensitivity (``arviz_stats.psense``) works on the DataTree as it is.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..errors import ArgumentError, ModelError
 from ..naming import FIXEF_DIM, b_var, coef_dim
 from .build import OBS_DIM, RESPONSE, BuiltModel, build_model
 from .diagnostics import diagnose, emit
+from .log_prior import log_prior_dataset
 from .marginal import build_model as build_marginal
 from .marginal import can_marginalize, draw_b
 from .priors import Priors
@@ -130,6 +133,7 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
         dt = _add_posterior_vars(dt, draw_b(built, dt["posterior"].to_dataset(),
                                             np.random.default_rng(seed + 1)))
     dt = _add_data_groups(dt, design, log_likelihood)
+    dt["log_prior"] = log_prior_dataset(dt["posterior"].to_dataset(), design, built.priors)
     seconds = time.perf_counter() - t0
 
     stats = dt["sample_stats"].to_dataset() if "sample_stats" in dt.children else None

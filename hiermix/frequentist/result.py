@@ -499,4 +499,15 @@ class LmerResult(ReadOnlyArrays):
         return fit_lmm(self.design.with_response(new_response), REML=self.REML,
                        data_name=self.data_name)
 
+    # -- influence (hiermix.inference.influence) -------------------------------------------
+    def influence(self, group: str | None = None, obs: bool = False,
+                  n_jobs: int = 1) -> pd.DataFrame:
+        """Influence of each level of a grouping factor (refits without it: Cook's distance,
+        DFBETA, DFBETAS, change of each variance component; influence.ME's definitions) or,
+        with ``obs=True``, of each observation (hat values and Cook's distance, LMMs); see
+        :func:`hiermix.inference.influence.influence`."""
+        from ..inference.influence import influence
+
+        return influence(self, group=group, obs=obs, n_jobs=n_jobs)
+
 

@@ -1,0 +1,142 @@
+"""Sensitivity in reports: the section of ``hiermix compare --sensitivity`` and the report
+folder of ``hiermix sensitivity``.
+
+``sensitivity_section(power, influence)`` is one HTML section: the power-scaling table
+(:func:`hiermix.sensitivity.sensitivity`) and the most influential groups
+(:func:`hiermix.inference.influence.group_influence`, by Cook's distance).
+``fill_sensitivity_report(folder, ...)`` writes::
+
+    folder/report.html        the prior sweep (table and forest plot), the power-scaling table
+                              of every prior set, the influence of groups; opens offline
+    folder/prior_sweep.csv    the sweep's long table
+    folder/power_scaling.csv  one row per (prior set, parameter)
+    folder/influence.csv      every level's Cook's distance, DFBETA(S) and changes of SDs
+    folder/prior_sweep.png    the forest plot
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .power_scaling import THRESHOLD
+
+TOP_GROUPS = 5
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1150px;color:#222}
+h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table.tbl{border-collapse:collapse;font-size:.85em;margin:.5em 0}
+table.tbl td,table.tbl th{padding:.25em .6em;border-bottom:1px solid #eee;text-align:right}
+table.tbl th{background:#f4f6f8} img{max-width:100%} .note{font-size:.9em;color:#444}
+code{background:#f2f2f2;padding:0 .2em}
+"""
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, float):
+        return "" if x != x else f"{x:.4g}"
+    return str(x)
+
+
+def _table(df: pd.DataFrame, index: bool = False) -> str:
+    return df.map(_fmt).to_html(index=index, border=0, classes="tbl", escape=True)
+
+
+def top_influential(influence: pd.DataFrame, k: int = TOP_GROUPS) -> pd.DataFrame:
+    """The ``k`` levels with the largest Cook's distance, largest first."""
+    return influence.sort_values("cooks_distance", ascending=False, kind="stable").head(k)
+
+
+def _power_note(threshold: float) -> str:
+    return (f"<p class=\"note\">Power-scaling sensitivity (Kallioinen et al. 2024; "
+            f"<code>arviz_stats.psense</code>): how far each marginal posterior moves, in "
+            f"cumulative Jensen-Shannon distance per doubling, when the prior or the likelihood "
+            f"is raised to a power near 1. Diagnosis at threshold {threshold:g}: both above is a "
+            f"potential prior-data conflict; the prior above and the likelihood below, a strong "
+            f"prior or weak likelihood.</p>")
+
+
+def _influence_note(k: int) -> str:
+    return (f"<p class=\"note\">The {k} groups whose deletion moves the fixed effects most "
+            "(Cook's distance with the full fit's covariance, influence.ME's definition); "
+            "<code>dfbetas</code> columns are the changes in units of the refit's standard "
+            "errors, <code>delta_</code> columns the changes of the variance components "
+            "(full fit minus fit without the group).</p>")
+
+
+def sensitivity_section(power: pd.DataFrame | None, influence: pd.DataFrame | None,
+                        k: int = TOP_GROUPS, threshold: float = THRESHOLD) -> str:
+    """The "Sensitivity" section of a comparison report (HTML)."""
+    parts = ['<section id="sensitivity"><h2>Sensitivity</h2>']
+    if power is not None:
+        parts += ["<h3>Prior and likelihood (power-scaling)</h3>", _table(power),
+                  _power_note(threshold)]
+    if influence is not None:
+        parts += [f"<h3>The {k} most influential {html.escape(str(influence.index.name))} "
+                  "levels</h3>", _table(top_influential(influence, k), index=True),
+                  _influence_note(k)]
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def add_section(report: Path, section: str) -> None:
+    """Insert ``section`` at the end of the body of the HTML file ``report`` (one that
+    hiermix has just written into its staging folder)."""
+    text = report.read_text(encoding="utf-8")
+    at = text.rfind("</body>")
+    text = text[:at] + section + "\n" + text[at:] if at >= 0 else text + section
+    report.write_text(text, encoding="utf-8")
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="prior sweep" src="data:image/png;base64,{data}"/>'
+
+
+def fill_sensitivity_report(folder: Path, sweep: Any, power: Mapping[str, pd.DataFrame],
+                            influence: pd.DataFrame | None, formula: str,
+                            data_path: str | None = None, threshold: float = THRESHOLD) -> None:
+    """Write the ``hiermix sensitivity`` report's files (module docstring) into the existing,
+    empty ``folder``."""
+    import matplotlib.pyplot as plt
+
+    sweep.table.to_csv(folder / "prior_sweep.csv", index=False)
+    long = pd.concat([df.assign(prior_set=name) for name, df in power.items()],
+                     ignore_index=True)
+    long = long[["prior_set"] + [c for c in long.columns if c != "prior_set"]]
+    long.to_csv(folder / "power_scaling.csv", index=False)
+    if influence is not None:
+        influence.to_csv(folder / "influence.csv")
+    fig = sweep.plot(folder / "prior_sweep.png")
+    plt.close(fig)
+    sets = "".join(f"<h3>{html.escape(name)}</h3>{_table(df)}" for name, df in power.items())
+    infl = ""
+    if influence is not None:
+        infl = (f"<h2>Influence of groups on the ML fit</h2>"
+                f"{_table(top_influential(influence, len(influence)), index=True)}"
+                f"{_influence_note(len(influence))}")
+    body = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>hiermix sensitivity: {html.escape(formula)}
+</title><style>{_CSS}</style></head><body>
+<h1>How much do the answers depend on the prior, the likelihood and single groups?</h1>
+<p><code>{html.escape(formula)}</code> &middot; data {html.escape(str(data_path or ""))}
+&middot; intervals at {sweep.ci:.0%}</p>
+<h2>Prior sweep</h2>
+{_img(folder / "prior_sweep.png")}
+{_table(sweep.wide().reset_index())}
+<p class="note">Posterior means under each prior set beside the ML estimate. ML intervals are
+profile-likelihood intervals where the fit offers them, Wald intervals otherwise (the
+<code>interval</code> column of <code>prior_sweep.csv</code> says which); posterior intervals
+are equal-tailed.</p>
+<h2>Power-scaling sensitivity under each prior set</h2>
+{sets}
+{_power_note(threshold)}
+{infl}
+</body></html>
+"""
+    (folder / "report.html").write_text(body, encoding="utf-8")

@@ -27,6 +27,17 @@ Variables (in the Bayesian posterior and in the frequentist fit's DataTree)
 
     Correlation pairs are ordered as lme4's ``as.data.frame(VarCorr())`` orders them and
     labelled ``"<var1>, <var2>"``.
+
+Variable and dim order
+    A Dataset of draws holds its variables in the order :func:`posterior_var_order` gives
+    (``beta``, then per term ``b_<label>``, ``sd_<label>``, ``corr_<label>``, then ``sigma`` or
+    ``phi``), so that its dims are declared in the order :func:`posterior_dims` gives:
+    ``chain``, ``draw``, ``coef``, then per term ``<label>_level``, ``<label>_coef``,
+    ``<label>_pair``, the order in which ``b_<label>`` lists them. xarray declares a Dataset's
+    dims in the order its variables first use them (a DataTree keeps no other record), and
+    ArviZ 1.3 flattens a Dataset in that declared order but labels each variable in its own:
+    with ``sd_<label>`` (dims ``<label>_coef``) ahead of ``b_<label>``, ``az.summary`` printed
+    ``b_Subject[308, Days]`` with subject 309's intercept.
 """
 
 from __future__ import annotations
@@ -130,3 +141,41 @@ def pair_dim(label: str) -> str:
 
 def level_dim(label: str) -> str:
     return f"{label}_level"
+
+
+def posterior_dims(terms: Iterable[tuple[str, int]]) -> list[str]:
+    """The dims of a Dataset of draws, in the order to declare them (see the module docstring).
+
+    Parameters
+    ----------
+    terms : iterable of (label, q)
+        Each random-effects term's label and number of columns, in design order.
+
+    >>> posterior_dims([("Subject", 2)])
+    ['chain', 'draw', 'coef', 'Subject_level', 'Subject_coef', 'Subject_pair']
+    """
+    dims = ["chain", "draw", FIXEF_DIM]
+    for label, q in terms:
+        dims += [level_dim(label), coef_dim(label)]
+        if q > 1:
+            dims.append(pair_dim(label))
+    return dims
+
+
+def posterior_var_order(terms: Iterable[tuple[str, int]], names: Iterable[str]) -> list[str]:
+    """``names`` (the variables of a Dataset of draws) in the contract's order.
+
+    ``beta``, then per term ``b_<label>``, ``sd_<label>``, ``corr_<label>``, then ``sigma``,
+    ``phi``, then any other name in its given order; names absent from ``names`` are skipped.
+
+    >>> posterior_var_order([("g", 2)], ["sigma", "sd_g", "beta", "corr_g", "b_g", "z_g"])
+    ['beta', 'b_g', 'sd_g', 'corr_g', 'sigma', 'z_g']
+    """
+    given = list(names)
+    order = ["beta"]
+    for label, _ in terms:
+        order += [b_var(label), sd_var(label), corr_var(label)]
+    order += ["sigma", "phi"]
+    present = set(given)
+    head = [n for n in order if n in present]
+    return head + [n for n in given if n not in set(head)]

@@ -21,7 +21,7 @@ import pandas as pd
 from ..design import Design
 from ..design.reterm import group_labels
 from ..errors import ModelError
-from ..naming import RESIDUAL, b_var, corr_pairs, corr_var, sd_var
+from ..naming import RESIDUAL, b_var, corr_pairs, corr_var, posterior_var_order, sd_var
 from .priors import Priors
 
 Array = np.ndarray
@@ -193,8 +193,15 @@ class BayesResult:
         """
         import arviz_stats as azs
 
-        return azs.summary(self.datatree, var_names=self.parameter_names(with_b=with_b),
-                           ci_prob=ci_prob, ci_kind="eti")
+        names = self.parameter_names(with_b=with_b)
+        terms = [(t.label, t.q) for t in self.design.reterms]
+        # ArviZ labels b correctly only with the variables in the naming contract's order
+        # (:mod:`hiermix.naming`); the rows are then put back in ``parameter_names`` order.
+        table = azs.summary(self.datatree, var_names=posterior_var_order(terms, names),
+                            ci_prob=ci_prob, ci_kind="eti")
+        rank = {n: i for i, n in enumerate(names)}
+        keys = [rank[str(label).split("[", 1)[0]] for label in table.index]
+        return table.iloc[np.argsort(keys, kind="stable")]
 
     def fixef_summary(self, ci_prob: float = 0.95) -> pd.DataFrame:
         """Posterior summaries of beta, indexed by coefficient name."""

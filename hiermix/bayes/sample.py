@@ -20,7 +20,7 @@ import numpy as np
 
 from ..design import Design
 from ..errors import ModelError
-from ..naming import FIXEF_DIM, b_var, coef_dim
+from ..naming import FIXEF_DIM, b_var, coef_dim, posterior_var_order
 from .build import OBS_DIM, RESPONSE, BuiltModel, build_model
 from .diagnostics import diagnose, emit
 from .marginal import build_model as build_marginal
@@ -122,7 +122,7 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
     if use_marginal:
         dt = _add_posterior_vars(dt, draw_b(built, dt["posterior"].to_dataset(),
                                             np.random.default_rng(seed + 1)))
-    dt = _add_data_groups(dt, design, log_likelihood)
+    dt = _add_data_groups(_order_posterior(dt, design), design, log_likelihood)
     seconds = time.perf_counter() - t0
 
     stats = dt["sample_stats"].to_dataset() if "sample_stats" in dt.children else None
@@ -166,6 +166,15 @@ def _run_nuts(built: BuiltModel, sampler: str, draws: int, tune: int, chains: in
 def _add_posterior_vars(dt: Any, extra: dict[str, Any]) -> Any:
     post = dt["posterior"].to_dataset().assign(extra)
     dt["posterior"] = post
+    return dt
+
+
+def _order_posterior(dt: Any, design: Design) -> Any:
+    """The posterior's variables in the naming contract's order, so that its dims are declared
+    in the order b lists them and ArviZ labels b correctly (:mod:`hiermix.naming`)."""
+    post = dt["posterior"].to_dataset()
+    terms = [(t.label, t.q) for t in design.reterms]
+    dt["posterior"] = post[posterior_var_order(terms, post.data_vars)]
     return dt
 
 

@@ -158,3 +158,24 @@ def test_bad_sampling_arguments_are_refused(kw: dict) -> None:
     m = model_for("gaussian", "identity")  # two random-effects terms: cannot be marginal
     with pytest.raises(hiermix.errors.ModelError):
         m.sample(**kw)
+
+
+@pytest.mark.parametrize("marginal", [True, False])
+def test_arviz_summary_labels_b_by_coordinate(mock_sample: None, marginal: bool) -> None:
+    """``az.summary`` over the whole posterior, and ``summary(with_b=True)``, put each entry of
+    b under its own level and column (issue 14); references from ``.sel`` by label."""
+    from arviz_labels import check_summary_labels
+
+    m = hiermix.Model("Reaction ~ Days + (Days | Subject)", load("sleepstudy"))
+    r = _sample(m, marginal=marginal)
+    assert list(r.posterior.dims)[:5] == ["chain", "draw", "coef", "Subject_level",
+                                          "Subject_coef"]
+    assert check_summary_labels(r.datatree) > 36
+    s = r.summary(with_b=True)
+    b = r.posterior[b_var("Subject")]
+    for level in ("308", "309"):
+        for coef in ("Intercept", "Days"):
+            expected = float(b.sel(Subject_level=level, Subject_coef=coef).mean())
+            np.testing.assert_allclose(s.loc[f"b_Subject[{level}, {coef}]", "mean"], expected,
+                                       rtol=1e-12)
+    assert list(s.index[:2]) == ["beta[Intercept]", "beta[Days]"]

@@ -45,6 +45,8 @@ class SamplerRecord:
     seconds : float
         Wall time of building, compiling and sampling.
     n_divergent : int
+    marginal_why : str
+        Which sampler ran (b integrated out or sampled jointly) and why.
     """
 
     sampler: str
@@ -57,6 +59,7 @@ class SamplerRecord:
     marginal: bool
     seconds: float
     n_divergent: int
+    marginal_why: str = ""
 
 
 def mu_draws(design: Design, beta: Array, b: list[Array], X: Array, offset: Array,
@@ -335,6 +338,7 @@ class BayesResult:
                 f"  NUTS ({r.sampler}): {r.chains} chains x {r.draws} draws after {r.tune} "
                 f"tuning; seed {r.random_seed}; {r.seconds:.1f} s; "
                 f"{r.n_divergent} divergent",
+                *([f"  {r.marginal_why}"] if r.marginal_why else []),
                 "", "Fixed effects:", self.fixef_summary().to_string(), "",
                 "Variance components:", self.varcorr_summary().to_string(index=False)]
         if self.diagnostics:

@@ -24,7 +24,7 @@ from ..naming import FIXEF_DIM, b_var, coef_dim, posterior_var_order
 from .build import OBS_DIM, RESPONSE, BuiltModel, build_model
 from .diagnostics import diagnose, emit
 from .marginal import build_model as build_marginal
-from .marginal import can_marginalize, draw_b
+from .marginal import draw_b, marginal_reason
 from .priors import Priors
 from .result import BayesResult, SamplerRecord, mu_draws
 
@@ -76,8 +76,9 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
         Sample b directly (centred) instead of through standardised effects.
     marginal : bool or "auto"
         Integrate b out while sampling and draw it afterwards from its exact conditional
-        posterior; gaussian identity-link models with one random-effects term only. "auto"
-        does it where possible.
+        posterior (:mod:`hiermix.bayes.marginal`); every gaussian identity-link model with
+        positive weights. "auto" does it where possible and not ``centered``; the result's
+        ``record.marginal_why`` says which sampler ran and why.
     sampler : {"nutpie", "pymc", "nutpie-numba", "numpyro", "blackjax"} or None
         NUTS implementation: ``"nutpie"`` runs nutpie's sampler on PyTensor's compiled
         log-density (:mod:`hiermix.bayes.nutpie_backend`), ``"nutpie-numba"`` is PyMC's own
@@ -106,11 +107,13 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
                          f"chains={chains}, tune={tune}")
     if marginal not in (True, False, "auto"):
         raise ModelError(f"marginal must be True, False or 'auto'; got {marginal!r}")
-    possible = can_marginalize(design)
+    possible, why = marginal_reason(design)
     if marginal is True and not possible:
-        raise ModelError("marginal=True needs a gaussian identity-link model with exactly one "
-                         "random-effects term")
+        raise ModelError(f"marginal=True cannot be honoured: {why}")
     use_marginal = bool(possible and marginal in (True, "auto") and not centered)
+    if possible and not use_marginal:
+        why = ("b sampled jointly: marginal=False was asked for" if marginal is False
+               else "b sampled jointly: centered=True asks for b in the sampler")
     seed = (int(np.random.SeedSequence().generate_state(1)[0]) if random_seed is None
             else int(random_seed))
 
@@ -129,7 +132,8 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
     n_div = int(np.asarray(stats["diverging"]).sum()) if stats is not None else 0
     record = SamplerRecord(sampler=name, draws=draws, tune=tune, chains=chains,
                            random_seed=seed, target_accept=target_accept, centered=centered,
-                           marginal=use_marginal, seconds=seconds, n_divergent=n_div)
+                           marginal=use_marginal, seconds=seconds, n_divergent=n_div,
+                           marginal_why=why)
     result = BayesResult(datatree=dt, design=design, priors=built.priors, record=record)
     diags = diagnose(result.posterior, stats, result.parameter_names(), chains, centered,
                      target_accept)

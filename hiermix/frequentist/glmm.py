@@ -32,7 +32,7 @@ import scipy.linalg as sla
 from ..design import Design
 from ..errors import PACKAGE_DIR, ConvergenceError, ModelError
 from .agq import check_agq
-from .blocked import BlockedCholesky
+from ..pls.blocked import BlockedCholesky
 from .checks import (
     SINGULAR_MESSAGE,
     ConvergenceWarning,

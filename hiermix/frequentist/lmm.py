@@ -33,7 +33,7 @@ from threadpoolctl import ThreadpoolController
 from ..covariance import initial_theta, lower_bounds
 from ..design import Design
 from ..errors import PACKAGE_DIR, ModelError
-from .blocked import BlockedCholesky, Factor, profiled_deviance
+from ..pls.blocked import BlockedCholesky, Factor, profiled_deviance
 from .checks import (
     SINGULAR_MESSAGE,
     ConvergenceWarning,
@@ -42,7 +42,7 @@ from .checks import (
     is_singular,
 )
 from .gradient import gradient, scalar_terms_only
-from .gram import build_gram
+from ..pls.gram import build_gram
 from .optimizer import OptSummary, bobyqa, lbfgsb
 from .result import LmerResult
 

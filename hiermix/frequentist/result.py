@@ -21,7 +21,7 @@ from ..covariance import cov_from_theta
 from ..design import Design
 from ..errors import DataError
 from ..naming import RESIDUAL, corr_pairs
-from .blocked import Factor, profiled_deviance
+from ..pls.blocked import Factor, profiled_deviance
 from .optimizer import OptSummary
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from catalogue import load_data, model_args
 import hiermix
 from hiermix.errors import DataError, HiermixError, ModelError, NewLevelError
 from hiermix.frequentist import LmerResult, lmer, simulate
-from hiermix.frequentist import blocked as blocked_mod
+from hiermix.pls import blocked as blocked_mod
 from hiermix.frequentist.lmm import LmmObjective
 
 SLEEP = "Reaction ~ Days + (Days | Subject)"

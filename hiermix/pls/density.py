@@ -195,9 +195,10 @@ class MarginalDensity:
         if mz:
             xZ = sla.solve_triangular(f.LR[:mz, :mz], rng.standard_normal(mz), lower=True,
                                       trans="T")
+            bZ = np.empty(mz)  # Lambda_Z x_Z, term by term
             for k, t in enumerate(g.terms[1:], start=1):
                 xs[k] = xZ[t.offset:t.offset + t.size].reshape(t.nlevels, t.q)
-            bZ = self._lambda_z(f.lambdas) @ xZ  # Lambda_Z x_Z
+                bZ[t.offset:t.offset + t.size] = (xs[k] @ f.lambdas[k].T).ravel()
             v0 = (self.chol._AZ0T @ bZ).reshape(l0, q0) @ f.lambdas[0]  # rows (C' x_Z)_g
             shift = np.einsum("gij,gj->gi", f.M0inv, v0)
         else:

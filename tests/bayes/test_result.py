@@ -42,6 +42,9 @@ def test_sleepstudy_names_dims_and_groups(mock_sample: None, marginal: bool) -> 
     m = hiermix.Model("Reaction ~ Days + (Days | Subject)", load("sleepstudy"))
     r = _sample(m, marginal=marginal)
     assert r.record.marginal is marginal
+    assert r.record.marginal_why.startswith("b integrated out" if marginal
+                                            else "b sampled jointly: marginal=False")
+    assert r.record.marginal_why in str(r)
     dt = r.datatree
     for group in ("posterior", "sample_stats", "log_likelihood", "observed_data",
                   "constant_data"):
@@ -155,7 +158,7 @@ def test_diagnostics_warn_with_advice() -> None:
 @pytest.mark.parametrize("kw", [{"marginal": True}, {"sampler": "gibbs"}, {"draws": 0},
                                 {"marginal": "sometimes"}])
 def test_bad_sampling_arguments_are_refused(kw: dict) -> None:
-    m = model_for("gaussian", "identity")  # two random-effects terms: cannot be marginal
+    m = model_for("poisson", "log")  # no closed-form marginal likelihood
     with pytest.raises(hiermix.errors.ModelError):
         m.sample(**kw)
 

@@ -31,8 +31,8 @@ import scipy.linalg as sla
 
 from ..design import Design
 from ..errors import PACKAGE_DIR, ConvergenceError, ModelError
-from .agq import check_agq
 from ..pls.blocked import BlockedCholesky
+from .agq import check_agq
 from .checks import (
     SINGULAR_MESSAGE,
     ConvergenceWarning,

@@ -34,6 +34,7 @@ from ..covariance import initial_theta, lower_bounds
 from ..design import Design
 from ..errors import PACKAGE_DIR, ModelError
 from ..pls.blocked import BlockedCholesky, Factor, profiled_deviance
+from ..pls.gram import build_gram
 from .checks import (
     SINGULAR_MESSAGE,
     ConvergenceWarning,
@@ -42,7 +43,6 @@ from .checks import (
     is_singular,
 )
 from .gradient import gradient, scalar_terms_only
-from ..pls.gram import build_gram
 from .optimizer import OptSummary, bobyqa, lbfgsb
 from .result import LmerResult
 

@@ -36,6 +36,7 @@ x_0 = chol(M_0^{-1}) e_0 - M_0^{-1} C' x_Z level by level.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
@@ -141,8 +142,7 @@ class MarginalDensity:
         """B_k = sum over levels of the diagonal blocks of M^{-1}, shape (q_k, q_k) per term."""
         g = self.gram
         mz = g.m_z
-        t0 = g.terms[0]
-        l0, q0 = t0.nlevels, t0.q
+        q0 = g.terms[0].q
         B0 = f.M0inv.sum(axis=0)
         if not mz:
             return (B0,)
@@ -164,14 +164,14 @@ class MarginalDensity:
             out.append(r[idx, :, idx, :].sum(axis=0))
         return tuple(out)
 
-    def _lambda_z(self, lams: tuple[np.ndarray, ...]) -> sp.csr_matrix:
+    def _lambda_z(self, lams: tuple[np.ndarray, ...]) -> Any:
         """blockdiag(I_{l_k} (x) Lambda_k) over terms 1.., shape (m_z, m_z)."""
         g = self.gram
         return sp.block_diag([sp.kron(sp.identity(t.nlevels), sp.csr_matrix(lam))
                               for t, lam in zip(g.terms[1:], lams[1:], strict=True)],
                              format="csr")
 
-    def _c_m0inv(self, f: Factor) -> sp.csr_matrix:
+    def _c_m0inv(self, f: Factor) -> Any:
         """C M_0^{-1} = Lambda_Z' A_Z0 Lambda_0 M_0^{-1}, sparse (m_z, l_0 q_0)."""
         g = self.gram
         t0 = g.terms[0]

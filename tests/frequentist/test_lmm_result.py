@@ -18,8 +18,8 @@ from catalogue import load_data, model_args
 import hiermix
 from hiermix.errors import DataError, HiermixError, ModelError, NewLevelError
 from hiermix.frequentist import LmerResult, lmer, simulate
-from hiermix.pls import blocked as blocked_mod
 from hiermix.frequentist.lmm import LmmObjective
+from hiermix.pls import blocked as blocked_mod
 
 SLEEP = "Reaction ~ Days + (Days | Subject)"
 

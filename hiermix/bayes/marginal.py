@@ -170,16 +170,31 @@ def build_model(design: Design, priors: Priors | str | Any = None) -> BuiltModel
     return BuiltModel(model=model, design=design, priors=pri, centered=False)
 
 
-def draw_b(built: BuiltModel, posterior: Any, rng: np.random.Generator) -> dict[str, Any]:
+def draw_b(built: BuiltModel, posterior: Any, rng: np.random.Generator,
+           store: str = "all") -> dict[str, Any]:
     """b drawn from its exact conditional posterior for each posterior draw.
+
+    Parameters
+    ----------
+    built : BuiltModel
+    posterior : xarray.Dataset
+        Draws of beta, the SDs and correlations, and sigma.
+    rng : numpy.random.Generator
+    store : {"all", "summary", "none"}
+        Keep every draw, or only the running mean and SD (Welford's updates, so that the
+        draws of b are never all in memory), or nothing (no draws made).
 
     Returns
     -------
     dict
-        ``{"b_<label>": DataArray (chain, draw, <label>_level, <label>_coef)}`` per term.
+        "all": ``{"b_<label>": DataArray (chain, draw, <label>_level, <label>_coef)}``;
+        "summary": ``{"b_<label>": (mean, sd)}``, DataArrays (<label>_level, <label>_coef);
+        "none": ``{}``.
     """
     import xarray as xr
 
+    if store == "none":
+        return {}
     design = built.design
     density = MarginalDensity(build_gram(design))
     C, D = posterior.sizes["chain"], posterior.sizes["draw"]
@@ -191,16 +206,29 @@ def draw_b(built: BuiltModel, posterior: Any, rng: np.random.Generator) -> dict[
         sd = np.asarray(posterior[sd_var(t.label)]).reshape(S, t.q)
         corr = (np.asarray(posterior[corr_var(t.label)]).reshape(S, -1) if t.q > 1 else None)
         Ls.append(chol_draws(sd, corr))  # (S, q_k, q_k)
-    out = [np.empty((S, t.nlevels, t.q)) for t in design.reterms]
+    keep_all = store == "all"
+    shape = [(t.nlevels, t.q) for t in design.reterms]
+    out = [np.empty((S, *sh)) if keep_all else np.zeros((2, *sh)) for sh in shape]
     for s in range(S):
         bs = density.draw_b(beta[s], [L[s] for L in Ls], float(sigma[s]), rng)
         for k, b in enumerate(bs):
-            out[k][s] = b
-    result = {}
+            if keep_all:
+                out[k][s] = b
+            else:
+                # Welford: out[k][0] the running mean, out[k][1] the sum of squared deviations
+                delta = b - out[k][0]
+                out[k][0] += delta / (s + 1)
+                out[k][1] += delta * (b - out[k][0])
+    result: dict[str, Any] = {}
     for t, b in zip(design.reterms, out, strict=True):
-        result[b_var(t.label)] = xr.DataArray(
-            b.reshape(C, D, t.nlevels, t.q),
-            dims=("chain", "draw", level_dim(t.label), coef_dim(t.label)),
-            coords={"chain": posterior["chain"], "draw": posterior["draw"],
-                    level_dim(t.label): list(t.levels), coef_dim(t.label): list(t.cnames)})
+        dims = (level_dim(t.label), coef_dim(t.label))
+        coords = {level_dim(t.label): list(t.levels), coef_dim(t.label): list(t.cnames)}
+        if keep_all:
+            result[b_var(t.label)] = xr.DataArray(
+                b.reshape(C, D, t.nlevels, t.q), dims=("chain", "draw", *dims),
+                coords={"chain": posterior["chain"], "draw": posterior["draw"], **coords})
+        else:
+            sd = np.sqrt(b[1] / max(S - 1, 1))
+            result[b_var(t.label)] = (xr.DataArray(b[0], dims=dims, coords=coords),
+                                      xr.DataArray(sd, dims=dims, coords=coords))
     return result

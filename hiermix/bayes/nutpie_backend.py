@@ -18,11 +18,12 @@ every deterministic, named and dimensioned as PyMC names them, so the posterior 
 one ``pm.sample`` would give.
 
 Compile once: the compiled function is cached at module level, keyed by the structure of the
-graph. Before compiling, every float64 constant of the graph (data such as X and the centring
-of its columns, the priors' parameters, the response where it enters the graph) is lifted to an
-input; the key is the printed graph with those inputs in place of the constants (types and
-shapes included, values not) and the number of draws-independent integer constants as they
-are. A model with the same structure (new response values, new prior parameters, same
+graph. Before compiling, every floating-point constant of the graph (data such as X and the
+centring of its columns, the priors' parameters, the response where it enters the graph) is
+lifted to an input; the key is the printed graph with those inputs in place of the constants
+(types and shapes included, values not) and the integer constants as they are. PyTensor gives
+a Python float that float32 represents exactly (50.0, but not 0.1) the type float32, so a
+prior parameter that changes between the two kinds changes the structure. A model with the same structure (new response values, new prior parameters, same
 formula, levels and sizes) finds its function there and only passes its own constants;
 the marginal model's data sits in a :class:`~hiermix.bayes.marginal.DensitySlot`, which the
 cached function's Op is pointed at. :data:`COMPILATIONS` counts the compilations of this
@@ -148,21 +149,22 @@ def _compiled(x: Any, outs: list[Any]) -> tuple[Any, list[np.ndarray], threading
     from pytensor.tensor.variable import TensorConstant
 
     consts = [v for v in ancestors(outs)
-              if isinstance(v, TensorConstant) and v.dtype == "float64"]
+              if isinstance(v, TensorConstant) and v.dtype in ("float64", "float32")]
     arrays = [c for c in consts if c.ndim >= 1]
-    scalars = [c for c in consts if c.ndim == 0]
-    # The scalars are packed into one vector input and indexed: numba's fused elementwise
-    # kernels fail to type a 0-d input where a constant was (PyTensor 3.3).
-    packed = pt.vector("scalar_constants", dtype="float64", shape=(len(scalars),))
     holders = [c.type() for c in arrays]
-    subs: dict[Any, Any] = {**dict(zip(arrays, holders, strict=True)),
-            **{c: packed[i] for i, c in enumerate(scalars)}}
+    subs: dict[Any, Any] = dict(zip(arrays, holders, strict=True))
+    values = [np.ascontiguousarray(c.data) for c in arrays]
+    # The scalars are packed into one vector input per dtype and indexed: numba's fused
+    # elementwise kernels fail to type a 0-d input where a constant was (PyTensor 3.3).
+    for dtype in ("float64", "float32"):
+        scalars = [c for c in consts if c.ndim == 0 and c.dtype == dtype]
+        packed = pt.vector(f"scalar_constants_{dtype}", dtype=dtype, shape=(len(scalars),))
+        subs.update({c: packed[i] for i, c in enumerate(scalars)})
+        holders.append(packed)
+        values.append(np.array([c.data for c in scalars], dtype=dtype))
     lifted = graph_replace(outs, subs, strict=False)
     key = str(debugprint(lifted, file="str", print_type=True, print_shape=True,
                          id_type="CHAR"))
-    values = [np.array([float(c.data) for c in scalars], dtype=np.float64)]
-    values += [np.ascontiguousarray(c.data, dtype=np.float64) for c in arrays]
-    holders = [packed, *holders]
     slots = _slots(outs)
     hit = _CACHE.get(key)
     if hit is not None and len(hit[1]) == len(slots):
@@ -171,7 +173,7 @@ def _compiled(x: Any, outs: list[Any]) -> tuple[Any, list[np.ndarray], threading
             for old, new in zip(cached_slots, slots, strict=True):
                 old.density = new.density
         return fn, values, lock
-    fn = pm.compile([x, *holders], lifted, mode=MODE)
+    fn = pm.compile([x, *holders], lifted, mode=MODE, on_unused_input="ignore")
     fn.trust_input = True
     COMPILATIONS += 1
     lock = threading.Lock()

@@ -47,6 +47,8 @@ class SamplerRecord:
     n_divergent : int
     marginal_why : str
         Which sampler ran (b integrated out or sampled jointly) and why.
+    store_ranef : str
+        What was kept of b ("all", "summary" or "none"), and why when chosen by size.
     """
 
     sampler: str
@@ -60,6 +62,7 @@ class SamplerRecord:
     seconds: float
     n_divergent: int
     marginal_why: str = ""
+    store_ranef: str = "all"
 
 
 def mu_draws(design: Design, beta: Array, b: list[Array], X: Array, offset: Array,
@@ -145,7 +148,15 @@ class BayesResult:
     @property
     def ranef(self) -> dict[str, Any]:
         """Draws of b per term label, DataArrays (chain, draw, <label>_level, <label>_coef)."""
-        return {t.label: self.posterior[b_var(t.label)] for t in self.design.reterms}
+        return {t.label: self._b_draws(t.label) for t in self.design.reterms}
+
+    def _b_draws(self, label: str) -> Any:
+        name = b_var(label)
+        if name not in self.posterior:
+            raise ModelError(f"the draws of {name} were not stored (store_ranef="
+                             f"{self.record.store_ranef.split(':')[0]!r}); sample with "
+                             "store_ranef='all' to use them")
+        return self.posterior[name]
 
     @property
     def varcorr(self) -> Any:
@@ -183,7 +194,8 @@ class BayesResult:
                 names.append(corr_var(t.label))
         names += [v for v in ("sigma", "phi") if v in self.posterior]
         if with_b:
-            names += [b_var(t.label) for t in self.design.reterms]
+            names += [b_var(t.label) for t in self.design.reterms
+                      if b_var(t.label) in self.posterior]
         return names
 
     # ------------------------------------------------------------------ summaries
@@ -240,7 +252,8 @@ class BayesResult:
 
     # ------------------------------------------------------------------ predictions
     def _b_list(self) -> list[Array]:
-        return [self._draws(b_var(t.label)) for t in self.design.reterms]
+        return [np.asarray(self._b_draws(t.label)).reshape(-1, t.nlevels, t.q)
+                for t in self.design.reterms]
 
     def fitted(self, link: bool = False) -> Array:
         """Draws of mu (or eta with ``link=True``) at the observed rows, shape (S, n)."""
@@ -339,6 +352,8 @@ class BayesResult:
                 f"tuning; seed {r.random_seed}; {r.seconds:.1f} s; "
                 f"{r.n_divergent} divergent",
                 *([f"  {r.marginal_why}"] if r.marginal_why else []),
+                *([f"  random effects stored: {r.store_ranef}"] if r.store_ranef != "all"
+                  else []),
                 "", "Fixed effects:", self.fixef_summary().to_string(), "",
                 "Variance components:", self.varcorr_summary().to_string(index=False)]
         if self.diagnostics:

@@ -28,6 +28,12 @@ from .marginal import draw_b, marginal_reason
 from .priors import Priors
 from .result import BayesResult, SamplerRecord, mu_draws
 
+#: Above this many stored numbers of b (chains x draws x sum_k l_k q_k), ``store_ranef``
+#: defaults to "summary": 25 million doubles are 200 MB; 100,000 levels of a (1 + x | g) term
+#: over 2 x 1000 draws would be 3.2 GB.
+RANEF_DRAWS_MAX = 25_000_000
+STORE_RANEF = ("all", "summary", "none")
+
 SAMPLERS = ("nutpie", "pymc", "nutpie-numba", "numpyro", "blackjax")
 _MODULE = {"nutpie": "nutpie", "pymc": "pymc", "nutpie-numba": "nutpie", "numpyro": "numpyro",
            "blackjax": "blackjax"}
@@ -60,7 +66,8 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
            random_seed: int | None = None, priors: Priors | str | Mapping[str, Any] | None = None,
            *, centered: bool = False, marginal: bool | str = "auto", sampler: str | None = None,
            target_accept: float = 0.8, cores: int | None = None, progressbar: bool = False,
-           log_likelihood: bool = True, warn: bool = True, **kwargs: Any) -> BayesResult:
+           log_likelihood: bool = True, warn: bool = True, store_ranef: str | None = None,
+           **kwargs: Any) -> BayesResult:
     """Sample the posterior of ``design``'s mixed model with NUTS.
 
     Parameters
@@ -94,6 +101,15 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
         large n when LOO is not needed).
     warn : bool
         Issue failed diagnostics as :class:`SamplingWarning`.
+    store_ranef : {"all", "summary", "none"} or None
+        What is kept of b: every draw (``b_<label>`` in the posterior), only its posterior
+        mean and SD per level and column (group ``ranef_summary``, variables
+        ``b_<label>_mean`` and ``b_<label>_sd``; with b integrated out these are accumulated
+        draw by draw, so the draws are never all in memory), or nothing. None takes "all"
+        up to :data:`RANEF_DRAWS_MAX` stored numbers (chains x draws x sum of l_k q_k) and
+        "summary" above, and says so in ``record.store_ranef``. Without b draws the pointwise
+        log-likelihood is not stored, and ``ranef``, ``fitted``, ``predict`` and
+        ``posterior_predictive`` raise :class:`~hiermix.errors.ModelError`.
     **kwargs
         Passed to ``pymc.sample``.
 
@@ -114,6 +130,7 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
     if possible and not use_marginal:
         why = ("b sampled jointly: marginal=False was asked for" if marginal is False
                else "b sampled jointly: centered=True asks for b in the sampler")
+    store, store_note = _resolve_store_ranef(design, store_ranef, draws, chains)
     seed = (int(np.random.SeedSequence().generate_state(1)[0]) if random_seed is None
             else int(random_seed))
 
@@ -123,9 +140,16 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
     dt = _run_nuts(built, name, draws, tune, chains, seed, target_accept, cores, progressbar,
                    kwargs)
     if use_marginal:
-        dt = _add_posterior_vars(dt, draw_b(built, dt["posterior"].to_dataset(),
-                                            np.random.default_rng(seed + 1)))
-    dt = _add_data_groups(_order_posterior(dt, design), design, log_likelihood)
+        drawn = draw_b(built, dt["posterior"].to_dataset(), np.random.default_rng(seed + 1),
+                       store=store)
+        if store == "all":
+            dt = _add_posterior_vars(dt, drawn)
+        elif store == "summary":
+            dt["ranef_summary"] = _ranef_summary_dataset(drawn)
+    elif store != "all":
+        dt = _drop_b(dt, design, store)
+    keep_ll = log_likelihood and store == "all"
+    dt = _add_data_groups(_order_posterior(dt, design), design, keep_ll)
     seconds = time.perf_counter() - t0
 
     stats = dt["sample_stats"].to_dataset() if "sample_stats" in dt.children else None
@@ -133,7 +157,7 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
     record = SamplerRecord(sampler=name, draws=draws, tune=tune, chains=chains,
                            random_seed=seed, target_accept=target_accept, centered=centered,
                            marginal=use_marginal, seconds=seconds, n_divergent=n_div,
-                           marginal_why=why)
+                           marginal_why=why, store_ranef=store_note)
     result = BayesResult(datatree=dt, design=design, priors=built.priors, record=record)
     diags = diagnose(result.posterior, stats, result.parameter_names(), chains, centered,
                      target_accept)
@@ -170,6 +194,41 @@ def _run_nuts(built: BuiltModel, sampler: str, draws: int, tune: int, chains: in
 def _add_posterior_vars(dt: Any, extra: dict[str, Any]) -> Any:
     post = dt["posterior"].to_dataset().assign(extra)
     dt["posterior"] = post
+    return dt
+
+
+def _resolve_store_ranef(design: Design, store_ranef: str | None, draws: int,
+                         chains: int) -> tuple[str, str]:
+    """("all" | "summary" | "none", the sentence the record keeps)."""
+    size = chains * draws * sum(t.nlevels * t.q for t in design.reterms)
+    if store_ranef is None:
+        if size <= RANEF_DRAWS_MAX:
+            return "all", "all"
+        return "summary", (f"summary: b would take {size:,} stored numbers, more than "
+                           f"{RANEF_DRAWS_MAX:,}; only its posterior mean and SD are kept "
+                           "(store_ranef='all' keeps every draw)")
+    if store_ranef not in STORE_RANEF:
+        raise ModelError(f"store_ranef must be one of {', '.join(STORE_RANEF)}; got "
+                         f"{store_ranef!r}")
+    return store_ranef, store_ranef
+
+
+def _ranef_summary_dataset(drawn: dict[str, Any]) -> Any:
+    import xarray as xr
+
+    return xr.Dataset({f"{name}_{stat}": da for name, (mean, sd) in drawn.items()
+                       for stat, da in (("mean", mean), ("sd", sd))})
+
+
+def _drop_b(dt: Any, design: Design, store: str) -> Any:
+    """The joint sampler's b draws replaced by their mean and SD ("summary") or dropped."""
+    post = dt["posterior"].to_dataset()
+    names = [b_var(t.label) for t in design.reterms]
+    if store == "summary":
+        dt["ranef_summary"] = _ranef_summary_dataset(
+            {n: (post[n].mean(("chain", "draw")), post[n].std(("chain", "draw"), ddof=1))
+             for n in names})
+    dt["posterior"] = post.drop_vars(names)
     return dt
 
 

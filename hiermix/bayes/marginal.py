@@ -86,10 +86,12 @@ def _op_classes() -> tuple[type, type]:
         def perform(self, node: Any, inputs: Any, outputs: Any) -> None:
             beta, sigma, *Ls = inputs
             _, d_beta, d_L, d_sigma = self.slot.density.logp_and_grad(beta, Ls, sigma)
-            outputs[0][0] = np.asarray(d_beta, dtype=node.outputs[0].dtype)
-            outputs[1][0] = np.asarray(d_sigma, dtype=node.outputs[1].dtype)
+            # Copies: the density keeps its last result, and PyTensor may work in place on
+            # an Op's outputs.
+            outputs[0][0] = np.array(d_beta, dtype=node.outputs[0].dtype)
+            outputs[1][0] = np.array(d_sigma, dtype=node.outputs[1].dtype)
             for k, g in enumerate(d_L):
-                outputs[2 + k][0] = np.asarray(g, dtype=node.outputs[2 + k].dtype)
+                outputs[2 + k][0] = np.array(g, dtype=node.outputs[2 + k].dtype)
 
     class MarginalLoglik(Op):
         """log p(y | beta, L, sigma) with b integrated out, a scalar; inputs beta (p,),

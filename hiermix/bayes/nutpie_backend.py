@@ -21,13 +21,15 @@ Compile once: the compiled function is cached at module level, keyed by the stru
 graph. Before compiling, every floating-point constant of the graph (data such as X and the
 centring of its columns, the priors' parameters, the response where it enters the graph) is
 lifted to an input; the key is the printed graph with those inputs in place of the constants
-(types and shapes included, values not) and the integer constants as they are. PyTensor gives
-a Python float that float32 represents exactly (50.0, but not 0.1) the type float32, so a
-prior parameter that changes between the two kinds changes the structure. A model with the same structure (new response values, new prior parameters, same
-formula, levels and sizes) finds its function there and only passes its own constants;
-the marginal model's data sits in a :class:`~hiermix.bayes.marginal.DensitySlot`, which the
-cached function's Op is pointed at. :data:`COMPILATIONS` counts the compilations of this
-process. The initial-point function is still built per model (quick, FAST_COMPILE).
+(types and shapes included, values not) and the integer constants as they are. A model with
+the same structure (new response values, new prior parameters; same formula, priors'
+families, levels and sizes) finds its function there and only passes its own constants; the
+marginal model's data sits in a :class:`~hiermix.bayes.marginal.DensitySlot`, which the cached
+function's Op is pointed at. PyTensor types a Python float that float32 represents exactly
+(50.0, not 0.1) as float32, so a prior parameter that moves between the two kinds changes the
+structure. :data:`COMPILATIONS` counts this process's compilations. The initial-point function
+is still built per model (quick, in FAST_COMPILE mode). Only this backend caches:
+``sampler="pymc"`` and the others compile through PyMC each time.
 """
 
 from __future__ import annotations

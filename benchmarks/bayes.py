@@ -4,6 +4,7 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/bayes.py            # everything
     .venv/bin/python benchmarks/bayes.py --only hiermix --sampler nutpie
+    .venv/bin/python benchmarks/bayes.py --phases --model sleepstudy --draws 1000 --chains 4
 
 Each contender runs in a fresh Python process (``--child``), so that every wall time includes
 imports, model building and compilation, as a user would pay them; compiled code that PyTensor
@@ -106,6 +107,36 @@ def run_hiermix(model: str, sampler: str, marginal: str, seed: int) -> dict:
             "sampler": r.record.sampler}
 
 
+def run_phases(model: str, draws: int, chains: int, seed: int) -> dict:
+    """Import, build, compile and sampling timed apart in one process, for the marginal
+    model (b integrated out), then a second sample of the same structure with a new response
+    (compile once: the second compile should cost no compilation)."""
+    t0 = time.perf_counter()
+    import nutpie
+
+    import hiermix
+    from hiermix.bayes import nutpie_backend
+    from hiermix.bayes.marginal import build_model
+
+    out: dict = {"import_s": time.perf_counter() - t0}
+    formula, data = load(model)
+    resp = formula.split("~")[0].strip()
+    for run, frame in (("first", data), ("second", data.assign(**{resp: 1.1 * data[resp]}))):
+        t = time.perf_counter()
+        built = build_model(hiermix.Model(formula, frame).design)
+        t_build = time.perf_counter()
+        n0 = nutpie_backend.COMPILATIONS
+        compiled = nutpie_backend.compile_model(built.model)
+        t_compile = time.perf_counter()
+        nutpie.sample(compiled, draws=draws, tune=draws, chains=chains, seed=seed,
+                      progress_bar=False)
+        t_sample = time.perf_counter()
+        out[run] = {"build_s": t_build - t, "compile_s": t_compile - t_build,
+                    "compilations": nutpie_backend.COMPILATIONS - n0,
+                    "sample_s": t_sample - t_compile}
+    return out
+
+
 def run_bambi(model: str, seed: int) -> dict:
     t0 = time.perf_counter()
     import bambi as bmb
@@ -205,7 +236,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--only", choices=["hiermix", "bambi", "rstanarm"], default=None)
     ap.add_argument("--no-warm", action="store_true", help="skip the untimed warm-up runs")
+    ap.add_argument("--phases", action="store_true",
+                    help="time import, build, compile and sampling apart (hiermix, marginal)")
+    ap.add_argument("--draws", type=int, default=1000, help="draws and tuning steps (--phases)")
+    ap.add_argument("--chains", type=int, default=4, help="chains (--phases)")
     args = ap.parse_args()
+    if args.phases:
+        print(json.dumps(run_phases(args.model, args.draws, args.chains, args.seed), indent=1))
+        return
     if args.child:
         child(args)
         return

@@ -41,6 +41,17 @@ Parameter labels (one per scalar parameter, in every table, plot, study and sens
 
     :func:`param_label` maps a (variable, coordinate) of the posterior to its label and
     :func:`varcorr_label` a row (grp, var1, var2) of ``varcorr``.
+
+Variable and dim order
+    A Dataset of draws holds its variables in the order :func:`posterior_var_order` gives
+    (``beta``, then per term ``b_<label>``, ``sd_<label>``, ``corr_<label>``, then ``sigma`` or
+    ``phi``), so that its dims are declared in the order :func:`posterior_dims` gives:
+    ``chain``, ``draw``, ``coef``, then per term ``<label>_level``, ``<label>_coef``,
+    ``<label>_pair``, the order in which ``b_<label>`` lists them. xarray declares a Dataset's
+    dims in the order its variables first use them (a DataTree keeps no other record), and
+    ArviZ 1.3 flattens a Dataset in that declared order but labels each variable in its own:
+    with ``sd_<label>`` (dims ``<label>_coef``) ahead of ``b_<label>``, ``az.summary`` printed
+    ``b_Subject[308, Days]`` with subject 309's intercept.
 """
 
 from __future__ import annotations
@@ -214,3 +225,40 @@ def param_label(var: str, coord: str | None = None,
             raise KeyError(f"correlation coordinate {coord!r} is not '<var1>, <var2>'")
         return cor_label(var[len("corr_"):], var1, var2)
     raise KeyError(f"variable {var!r} has no parameter label")
+
+def posterior_dims(terms: Iterable[tuple[str, int]]) -> list[str]:
+    """The dims of a Dataset of draws, in the order to declare them (see the module docstring).
+
+    Parameters
+    ----------
+    terms : iterable of (label, q)
+        Each random-effects term's label and number of columns, in design order.
+
+    >>> posterior_dims([("Subject", 2)])
+    ['chain', 'draw', 'coef', 'Subject_level', 'Subject_coef', 'Subject_pair']
+    """
+    dims = ["chain", "draw", FIXEF_DIM]
+    for label, q in terms:
+        dims += [level_dim(label), coef_dim(label)]
+        if q > 1:
+            dims.append(pair_dim(label))
+    return dims
+
+
+def posterior_var_order(terms: Iterable[tuple[str, int]], names: Iterable[str]) -> list[str]:
+    """``names`` (the variables of a Dataset of draws) in the contract's order.
+
+    ``beta``, then per term ``b_<label>``, ``sd_<label>``, ``corr_<label>``, then ``sigma``,
+    ``phi``, then any other name in its given order; names absent from ``names`` are skipped.
+
+    >>> posterior_var_order([("g", 2)], ["sigma", "sd_g", "beta", "corr_g", "b_g", "z_g"])
+    ['beta', 'b_g', 'sd_g', 'corr_g', 'sigma', 'z_g']
+    """
+    given = list(names)
+    order = ["beta"]
+    for label, _ in terms:
+        order += [b_var(label), sd_var(label), corr_var(label)]
+    order += ["sigma", "phi"]
+    present = set(given)
+    head = [n for n in order if n in present]
+    return head + [n for n in given if n not in set(head)]

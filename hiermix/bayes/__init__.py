@@ -18,6 +18,9 @@ import warnings
 # samplers run PyTensor's numba backend (nutpie) or PyMC's default, which do not need it, so
 # the warning only alarms users; every other PyTensor warning is left alone.
 warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS installation")
+# The marginal log density (hiermix.bayes.marginal) is a Python Op by design (LAPACK through
+# scipy); numba says so when it compiles the graph around it.
+warnings.filterwarnings("ignore", message="Numba will use object mode to run MarginalLoglik")
 
 from .build import BuiltModel, build_model
 from .diagnostics import Diagnostic, SamplingWarning

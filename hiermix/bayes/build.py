@@ -82,8 +82,8 @@ def coords_of(design: Design) -> dict[str, list[str] | list[int]]:
     """Dims and coordinates from the design: coefficients, levels, term columns, pairs, obs."""
     coords: dict[str, Any] = {FIXEF_DIM: list(design.fixef_names)}
     for t in design.reterms:
-        coords[coef_dim(t.label)] = list(t.cnames)
         coords[level_dim(t.label)] = list(t.levels)
+        coords[coef_dim(t.label)] = list(t.cnames)
         if t.q > 1:
             coords[pair_dim(t.label)] = [pair_label(a, b) for a, b in corr_pairs(t.cnames)]
     coords[OBS_DIM] = list(range(design.nobs))

@@ -1,187 +1,236 @@
 """Gaussian models with b integrated out: sample (beta, Sigma, sigma), then draw b exactly.
 
-For a linear mixed model with one random-effects term (grouping factor with l levels, term
-columns X_k, Sigma = L L^T with L = L_k of :mod:`hiermix.bayes.build`) and prior weights w,
-the marginal distribution of y is, independently over levels g,
+For every gaussian identity-link mixed model (any number of terms, crossed or nested, any
+q_k) with positive prior weights, the random effects can be integrated out analytically:
 
-    y_g ~ N(X_g beta + offset_g, sigma^2 W_g^{-1} + Z_g L L^T Z_g^T).
+    y ~ N(X beta + offset, sigma^2 W^{-1} + Z Sigma Z'),  Sigma = blockdiag(I_{l_k} (x) L_k L_k').
 
-With A_g = Z_g^T W_g Z_g (q x q), r = y - offset - X beta, M_g = I + L^T A_g L / sigma^2 and
-c_g = L^T Z_g^T W_g r_g / sigma^2, Woodbury's identity and the matrix determinant lemma give
+NUTS then explores beta, the SDs and correlations (through L_k, :func:`term_cholesky`) and
+sigma, with the documented priors of :mod:`hiermix.bayes.priors`, instead of adding the
+sum_k l_k q_k effects, and b is drawn afterwards from its exact conditional posterior
+p(b | y, beta, L, sigma) for each draw, so the pairs (parameters, b) are exact joint posterior
+draws. The log density and its gradient come from :mod:`hiermix.pls.density`, the blocked
+Cholesky factorisation of the Gram matrix of [Z X y] that the frequentist engine profiles: one
+evaluation costs one factor update, whatever n is. It enters the PyMC model as a
+``pm.Potential`` named ``marginal_loglik`` through :class:`MarginalLoglik`, a PyTensor Op with
+a gradient (:class:`MarginalLoglikGrad`).
 
-    log p(y) = -n/2 log(2 pi) + 1/2 sum log w - n log sigma - 1/2 sum_g log det M_g
-               - 1/2 (r' W r / sigma^2 - sum_g c_g' M_g^{-1} c_g).
-
-Every data-dependent piece is a sufficient statistic computed once (r' W r, Z_g^T W_g r_g are
-quadratic and linear in beta), so one evaluation costs O(l q^2 p) whatever n is. NUTS then
-explores p + q (q + 3) / 2 parameters instead of adding l q effects, and b is drawn afterwards
-from its exact conditional posterior given each draw: with b_g = L v_g,
-
-    v_g | y, beta, L, sigma ~ N(M_g^{-1} c_g, M_g^{-1}),
-
-so the pairs (parameters, b) are exact joint posterior draws. Implemented for q <= 2, where
-M_g is inverted in closed form (the case of random intercepts and random slopes).
+:func:`marginal_reason` says why a design can or cannot be sampled this way; the result's
+:class:`~hiermix.bayes.result.SamplerRecord` keeps that sentence.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..design import Design
+from ..errors import ModelError
 from ..naming import b_var, coef_dim, corr_var, level_dim, sd_var
+from ..pls.density import MarginalDensity
+from ..pls.gram import MAX_DENSE_REST, build_gram
 from .build import BuiltModel, coords_of, fixed_part, term_cholesky
 from .priors import Priors, resolve_priors
 from .result import chol_draws
 
-Array = np.ndarray
-_LOG_2PI = float(np.log(2.0 * np.pi))
-MAX_Q = 2
+
+def marginal_reason(design: Design) -> tuple[bool, str]:
+    """(possible, why): whether b can be integrated out of ``design``'s model, and why."""
+    fam = design.family
+    if not fam.is_lmm:
+        return False, (f"b sampled jointly: the {fam} model has no closed-form marginal "
+                       "likelihood (only gaussian identity-link models do)")
+    if not design.reterms:
+        return False, "b sampled jointly: the model has no random-effects terms"
+    if not bool(np.all(design.weights > 0)):
+        return False, "b sampled jointly: some prior weights are zero"
+    rest = sum(t.ncols for t in design.reterms[1:]) + design.p + 1
+    if rest > MAX_DENSE_REST:
+        return False, (f"b sampled jointly: the terms after the first have {rest} columns, "
+                       f"more than the {MAX_DENSE_REST} the blocked factor keeps dense")
+    return True, ("b integrated out (gaussian identity link): beta, SDs, correlations and "
+                  "sigma sampled from their marginal posterior, b drawn exactly per draw")
 
 
 def can_marginalize(design: Design) -> bool:
-    """True for gaussian identity-link models with one random-effects term of q <= 2."""
-    return (design.family.is_lmm and len(design.reterms) == 1
-            and design.reterms[0].q <= MAX_Q and bool(np.all(design.weights > 0)))
+    """True when :func:`marginal_reason` allows integrating b out."""
+    return marginal_reason(design)[0]
 
 
-@dataclass(frozen=True, eq=False)
-class SufficientStats:
-    """Per-level statistics of a one-term gaussian design (l levels, q columns, p coefs).
+def _op_classes() -> tuple[type, type]:
+    """The two Ops, defined on first use so that importing this module needs no PyTensor."""
+    global _OPS
+    if _OPS is not None:
+        return _OPS
+    import pytensor.tensor as pt
+    from pytensor.graph.basic import Apply
+    from pytensor.graph.op import Op
 
-    Attributes
-    ----------
-    A : ndarray, shape (l, q, q)
-        Z_g^T W_g Z_g.
-    Zy : ndarray, shape (l, q)
-        Z_g^T W_g (y_g - offset_g).
-    ZX : ndarray, shape (l, q, p)
-        Z_g^T W_g X_g.
-    yWy : float
-    XWy : ndarray, shape (p,)
-    XWX : ndarray, shape (p, p)
-    n : int
-    sum_log_w : float
+    class MarginalLoglikGrad(Op):
+        """(d/d beta (p,), d/d sigma (), d/d L_k (q_k, q_k) ...) of log p(y | beta, L, sigma)."""
+
+        __props__ = ("slot",)
+
+        def __init__(self, slot: DensitySlot) -> None:
+            self.slot = slot
+
+        def __str__(self) -> str:  # no address: the compile cache keys on printed graphs
+            return type(self).__name__
+
+        def make_node(self, beta: Any, sigma: Any, *Ls: Any) -> Apply:  # type: ignore[override]
+            inputs = [pt.as_tensor_variable(beta), pt.as_tensor_variable(sigma),
+                      *[pt.as_tensor_variable(L) for L in Ls]]
+            return Apply(self, inputs, [v.type() for v in inputs])
+
+        def perform(self, node: Any, inputs: Any, outputs: Any) -> None:
+            beta, sigma, *Ls = inputs
+            _, d_beta, d_L, d_sigma = self.slot.density.logp_and_grad(beta, Ls, sigma)
+            # Copies: the density keeps its last result, and PyTensor may work in place on
+            # an Op's outputs.
+            outputs[0][0] = np.array(d_beta, dtype=node.outputs[0].dtype)
+            outputs[1][0] = np.array(d_sigma, dtype=node.outputs[1].dtype)
+            for k, g in enumerate(d_L):
+                outputs[2 + k][0] = np.array(g, dtype=node.outputs[2 + k].dtype)
+
+    class MarginalLoglik(Op):
+        """log p(y | beta, L, sigma) with b integrated out, a scalar; inputs beta (p,),
+        sigma () and L_k (q_k, q_k) per term in design order."""
+
+        __props__ = ("slot",)
+
+        def __init__(self, slot: DensitySlot) -> None:
+            self.slot = slot
+            self.grad_op = MarginalLoglikGrad(slot)
+
+        def __str__(self) -> str:
+            return type(self).__name__
+
+        def make_node(self, beta: Any, sigma: Any, *Ls: Any) -> Apply:  # type: ignore[override]
+            inputs = [pt.as_tensor_variable(beta), pt.as_tensor_variable(sigma),
+                      *[pt.as_tensor_variable(L) for L in Ls]]
+            return Apply(self, inputs, [pt.dscalar()])
+
+        def perform(self, node: Any, inputs: Any, outputs: Any) -> None:
+            beta, sigma, *Ls = inputs
+            outputs[0][0] = np.asarray(self.slot.density.logp(beta, Ls, sigma), dtype="float64")
+
+        def pullback(self, inputs: Any, outputs: Any, output_grads: Any) -> list[Any]:
+            (gz,) = output_grads
+            grads: Any = self.grad_op(*inputs)
+            return [gz * g for g in grads]
+
+    _OPS = (MarginalLoglik, MarginalLoglikGrad)
+    return _OPS
+
+
+_OPS: tuple[type, type] | None = None
+
+
+class DensitySlot:
+    """Holds the :class:`~hiermix.pls.density.MarginalDensity` an Op evaluates.
+
+    The Ops refer to the slot, not to the data, so a compiled log density can be pointed at
+    new data of the same structure by replacing ``density``. Ops compare by slot identity.
     """
 
-    A: Array
-    Zy: Array
-    ZX: Array
-    yWy: float
-    XWy: Array
-    XWX: Array
-    n: int
-    sum_log_w: float
+    def __init__(self, density: MarginalDensity) -> None:
+        self.density = density
 
 
-def sufficient_stats(design: Design) -> SufficientStats:
-    """The statistics of :class:`SufficientStats`, by per-level sums (no dense Z)."""
-    t = design.reterms[0]
-    w = np.asarray(design.weights, dtype=float)
-    y = np.asarray(design.y, dtype=float) - np.asarray(design.offset, dtype=float)
-    X = np.asarray(design.X, dtype=float)
-    Zk = np.asarray(t.X, dtype=float)
-    ell, q, p = t.nlevels, t.q, X.shape[1]
-    A = np.zeros((ell, q, q))
-    np.add.at(A, t.codes, w[:, None, None] * Zk[:, :, None] * Zk[:, None, :])
-    Zy = np.zeros((ell, q))
-    np.add.at(Zy, t.codes, (w * y)[:, None] * Zk)
-    ZX = np.zeros((ell, q, p))
-    np.add.at(ZX, t.codes, w[:, None, None] * Zk[:, :, None] * X[:, None, :])
-    return SufficientStats(A=A, Zy=Zy, ZX=ZX, yWy=float(np.sum(w * y * y)), XWy=X.T @ (w * y),
-                           XWX=X.T @ (w[:, None] * X), n=int(y.size),
-                           sum_log_w=float(np.sum(np.log(w))))
-
-
-def _quad_logdet(M: Any, c: Any, q: int) -> tuple[Any, Any]:
-    """(sum_g c_g' M_g^{-1} c_g, sum_g log det M_g) for M (l, q, q), c (l, q), q <= 2."""
-    import pytensor.tensor as pt
-
-    if q == 1:
-        m = M[:, 0, 0]
-        return pt.sum(pt.sqr(c[:, 0]) / m), pt.sum(pt.log(m))
-    m00, m01, m11 = M[:, 0, 0], M[:, 0, 1], M[:, 1, 1]
-    det = m00 * m11 - pt.sqr(m01)
-    quad = (m11 * pt.sqr(c[:, 0]) - 2.0 * m01 * c[:, 0] * c[:, 1]
-            + m00 * pt.sqr(c[:, 1])) / det
-    return pt.sum(quad), pt.sum(pt.log(det))
-
-
-def marginal_loglik_graph(stats: SufficientStats, beta: Any, L: Any, sigma: Any,
-                          q: int) -> Any:
-    """log p(y | beta, L, sigma) with b integrated out (a PyTensor scalar)."""
-    import pytensor.tensor as pt
-
-    s2 = pt.sqr(sigma)
-    rWr = stats.yWy - 2.0 * pt.dot(stats.XWy, beta) + pt.dot(beta, pt.dot(stats.XWX, beta))
-    u = stats.Zy - pt.tensordot(stats.ZX, beta, axes=[[2], [0]])  # (l, q)
-    AL = pt.tensordot(stats.A, L, axes=[[2], [0]])  # (l, q, q) . (q, q) -> (l, q, q)
-    LtAL = pt.tensordot(L.T, AL, axes=[[1], [1]]).dimshuffle(1, 0, 2)  # (l, q, q)
-    M = pt.eye(q)[None, :, :] + LtAL / s2
-    c = pt.dot(u, L) / s2  # rows u_g' L = (L' u_g)'
-    quad, logdet = _quad_logdet(M, c, q)
-    return (-0.5 * stats.n * _LOG_2PI + 0.5 * stats.sum_log_w - stats.n * pt.log(sigma)
-            - 0.5 * logdet - 0.5 * (rWr / s2 - quad))
+def marginal_loglik(design: Design, beta: Any, Ls: list[Any], sigma: Any,
+                    slot: DensitySlot | None = None) -> Any:
+    """log p(y | beta, L, sigma) as a PyTensor scalar (b integrated out)."""
+    op_cls, _ = _op_classes()
+    slot = slot if slot is not None else DensitySlot(MarginalDensity(build_gram(design)))
+    return op_cls(slot)(beta, sigma, *Ls)
 
 
 def build_model(design: Design, priors: Priors | str | Any = None) -> BuiltModel:
-    """The PyMC model of a one-term gaussian design with b integrated out.
+    """The PyMC model of a gaussian design with b integrated out.
 
     The free variables and priors are those of :func:`hiermix.bayes.build.build_model`
     without ``z_<label>``; the likelihood is a ``pm.Potential`` named ``marginal_loglik``.
+
+    Raises
+    ------
+    ModelError
+        When :func:`marginal_reason` refuses the design.
     """
     import pymc as pm
 
+    ok, why = marginal_reason(design)
+    if not ok:
+        raise ModelError(f"cannot integrate the random effects out: {why}")
     pri = resolve_priors(design, priors)
-    t = design.reterms[0]
-    stats = sufficient_stats(design)
-    coords = coords_of(design)
-    with pm.Model(coords=coords) as model:
+    with pm.Model(coords=coords_of(design)) as model:
         fixed_part(design, pri, np.array(design.X, dtype=float))
         beta = model["beta"]
-        L = term_cholesky(t, pri)
+        Ls = [term_cholesky(t, pri) for t in design.reterms]
         sigma = pri.require("sigma").rv("sigma")
-        pm.Potential("marginal_loglik", marginal_loglik_graph(stats, beta, L, sigma, t.q))
+        pm.Potential("marginal_loglik", marginal_loglik(design, beta, Ls, sigma))
     return BuiltModel(model=model, design=design, priors=pri, centered=False)
 
 
-def draw_b(built: BuiltModel, posterior: Any, rng: np.random.Generator) -> dict[str, Any]:
-    """b drawn from its conditional posterior for each posterior draw.
+def draw_b(built: BuiltModel, posterior: Any, rng: np.random.Generator,
+           store: str = "all") -> dict[str, Any]:
+    """b drawn from its exact conditional posterior for each posterior draw.
+
+    Parameters
+    ----------
+    built : BuiltModel
+    posterior : xarray.Dataset
+        Draws of beta, the SDs and correlations, and sigma.
+    rng : numpy.random.Generator
+    store : {"all", "summary", "none"}
+        Keep every draw, or only the running mean and SD (Welford's updates, so that the
+        draws of b are never all in memory), or nothing (no draws made).
 
     Returns
     -------
     dict
-        ``{"b_<label>": DataArray (chain, draw, <label>_level, <label>_coef)}``.
+        "all": ``{"b_<label>": DataArray (chain, draw, <label>_level, <label>_coef)}``;
+        "summary": ``{"b_<label>": (mean, sd)}``, DataArrays (<label>_level, <label>_coef);
+        "none": ``{}``.
     """
     import xarray as xr
 
+    if store == "none":
+        return {}
     design = built.design
-    t = design.reterms[0]
-    stats = sufficient_stats(design)
+    density = MarginalDensity(build_gram(design))
     C, D = posterior.sizes["chain"], posterior.sizes["draw"]
     S = C * D
     beta = np.asarray(posterior["beta"]).reshape(S, -1)
     sigma = np.asarray(posterior["sigma"]).reshape(S)
-    sd = np.asarray(posterior[sd_var(t.label)]).reshape(S, t.q)
-    corr = (np.asarray(posterior[corr_var(t.label)]).reshape(S, -1) if t.q > 1 else None)
-    L = chol_draws(sd, corr)  # (S, q, q)
-    s2 = (sigma**2)[:, None, None]
-    u = stats.Zy[None] - np.einsum("lqp,sp->slq", stats.ZX, beta)  # (S, l, q)
-    LtAL = np.einsum("sqa,lqr,srb->slab", L, stats.A, L)  # (S, l, q, q)
-    M = np.eye(t.q) + LtAL / s2[:, None]
-    c = np.einsum("slq,sqa->sla", u, L) / s2  # (S, l, q)
-    R = np.linalg.cholesky(M)  # M = R R'
-    mean = np.linalg.solve(M, c[..., None])[..., 0]
-    e = rng.standard_normal(mean.shape)
-    # R^{-T} e has covariance (R R')^{-1} = M^{-1}
-    dev = np.linalg.solve(np.swapaxes(R, -1, -2), e[..., None])[..., 0]
-    v = mean + dev
-    b = np.einsum("sqa,sla->slq", L, v)  # b_g = L v_g
-    da = xr.DataArray(b.reshape(C, D, t.nlevels, t.q),
-                      dims=("chain", "draw", level_dim(t.label), coef_dim(t.label)),
-                      coords={"chain": posterior["chain"], "draw": posterior["draw"],
-                              level_dim(t.label): list(t.levels),
-                              coef_dim(t.label): list(t.cnames)})
-    return {b_var(t.label): da}
+    Ls = []
+    for t in design.reterms:
+        sd = np.asarray(posterior[sd_var(t.label)]).reshape(S, t.q)
+        corr = (np.asarray(posterior[corr_var(t.label)]).reshape(S, -1) if t.q > 1 else None)
+        Ls.append(chol_draws(sd, corr))  # (S, q_k, q_k)
+    keep_all = store == "all"
+    shape = [(t.nlevels, t.q) for t in design.reterms]
+    out = [np.empty((S, *sh)) if keep_all else np.zeros((2, *sh)) for sh in shape]
+    for s in range(S):
+        bs = density.draw_b(beta[s], [L[s] for L in Ls], float(sigma[s]), rng)
+        for k, b in enumerate(bs):
+            if keep_all:
+                out[k][s] = b
+            else:
+                # Welford: out[k][0] the running mean, out[k][1] the sum of squared deviations
+                delta = b - out[k][0]
+                out[k][0] += delta / (s + 1)
+                out[k][1] += delta * (b - out[k][0])
+    result: dict[str, Any] = {}
+    for t, b in zip(design.reterms, out, strict=True):
+        dims = (level_dim(t.label), coef_dim(t.label))
+        coords = {level_dim(t.label): list(t.levels), coef_dim(t.label): list(t.cnames)}
+        if keep_all:
+            result[b_var(t.label)] = xr.DataArray(
+                b.reshape(C, D, t.nlevels, t.q), dims=("chain", "draw", *dims),
+                coords={"chain": posterior["chain"], "draw": posterior["draw"], **coords})
+        else:
+            sd = np.sqrt(b[1] / max(S - 1, 1))
+            result[b_var(t.label)] = (xr.DataArray(b[0], dims=dims, coords=coords),
+                                      xr.DataArray(sd, dims=dims, coords=coords))
+    return result

@@ -16,6 +16,20 @@ where PyMC transforms: log for SDs, the packed Cholesky transform of ``LKJCholes
 ``model.free_RVs`` order; the draws kept are every free variable on its natural scale and
 every deterministic, named and dimensioned as PyMC names them, so the posterior group is the
 one ``pm.sample`` would give.
+
+Compile once: the compiled function is cached at module level, keyed by the structure of the
+graph. Before compiling, every floating-point constant of the graph (data such as X and the
+centring of its columns, the priors' parameters, the response where it enters the graph) is
+lifted to an input; the key is the printed graph with those inputs in place of the constants
+(types and shapes included, values not) and the integer constants as they are. A model with
+the same structure (new response values, new prior parameters; same formula, priors'
+families, levels and sizes) finds its function there and only passes its own constants; the
+marginal model's data sits in a :class:`~hiermix.bayes.marginal.DensitySlot`, which the cached
+function's Op is pointed at. PyTensor types a Python float that float32 represents exactly
+(50.0, not 0.1) as float32, so a prior parameter that moves between the two kinds changes the
+structure. :data:`COMPILATIONS` counts this process's compilations. The initial-point function
+is still built per model (quick, in FAST_COMPILE mode). Only this backend caches:
+``sampler="pymc"`` and the others compile through PyMC each time.
 """
 
 from __future__ import annotations
@@ -28,6 +42,12 @@ import numpy as np
 #: PyTensor mode for the log-density: the default (numba) backend, whose per-operation
 #: compiled code is cached on disk across processes.
 MODE = "FAST_RUN"
+
+#: Compilations of the log density made by this process (see "Compile once" above).
+COMPILATIONS = 0
+#: Structure key -> (compiled function, the slots of its marginal Ops, a lock).
+_CACHE: dict[str, tuple[Any, list[Any], threading.Lock]] = {}
+_CACHE_MAX = 32
 
 
 def _flat_layout(model: Any, point: dict[str, np.ndarray]) -> tuple[list[Any], list[slice],
@@ -47,7 +67,6 @@ def _flat_layout(model: Any, point: dict[str, np.ndarray]) -> tuple[list[Any], l
 
 def compile_model(model: Any) -> Any:
     """A nutpie ``CompiledModel`` of a PyMC model (see the module docstring)."""
-    import pymc as pm
     import pytensor
     import pytensor.tensor as pt
     from nutpie.compiled_pyfunc import from_pyfunc
@@ -74,9 +93,9 @@ def compile_model(model: Any) -> Any:
     # rewriting) dominates the set-up, and the kept variables cost little next to the gradient.
     outs = graph_replace([logp, grad, *model.replace_rvs_by_values(kept)], replace,
                          strict=False)
-    fn = pm.compile([x], outs, mode=MODE)
-    fn.trust_input = True
-    out_shapes = [tuple(np.shape(v)) for v in fn(_flatten(point0, values))[2:]]
+    fn, consts, lock = _compiled(x, outs)
+    out_shapes = [tuple(np.shape(v))
+                  for v in fn(_flatten(point0, values), *consts)[2:]]
     dims = {n: tuple(model.named_vars_to_dims[n]) for n in names
             if n in model.named_vars_to_dims}
     used = {d for ds in dims.values() for d in ds}
@@ -85,21 +104,20 @@ def compile_model(model: Any) -> Any:
               if v is not None and k in used}
 
     # nutpie calls these from its worker threads, and a compiled PyTensor function reuses its
-    # output storage: calls are serialised by a lock (the GIL serialises them anyway) and the
-    # outputs copied before it is released.
-    lock = threading.Lock()
+    # output storage: calls are serialised by the function's lock (the GIL serialises them
+    # anyway) and the outputs copied before it is released.
 
     def make_logp() -> Any:
         def logp_and_grad(q: np.ndarray, **_: Any) -> tuple[float, np.ndarray]:
             with lock:
-                lp, g, *_ = fn(q)
+                lp, g, *_ = fn(q, *consts)
                 return float(lp), np.array(g, dtype=np.float64, order="C")
         return logp_and_grad
 
     def make_expand(seed1: int, seed2: int, chain: int) -> Any:
         def expand(q: np.ndarray, **_: Any) -> dict[str, np.ndarray]:
             with lock:
-                vals = fn(q)[2:]
+                vals = fn(q, *consts)[2:]
                 return {n: np.array(v, dtype=np.float64).reshape(s)
                         for n, v, s in zip(names, vals, out_shapes, strict=True)}
         return expand
@@ -112,6 +130,59 @@ def compile_model(model: Any) -> Any:
                        expanded_dtypes=[np.dtype("float64")] * len(names),
                        expanded_shapes=out_shapes, expanded_names=names, coords=coords,
                        dims=dims, make_initial_point_fn=make_init)
+
+
+def _slots(outs: list[Any]) -> list[Any]:
+    """The :class:`~hiermix.bayes.marginal.DensitySlot` of each marginal Op, in graph order."""
+    from pytensor.graph.traversal import apply_ancestors
+
+    return [node.op.slot for node in apply_ancestors(outs) if hasattr(node.op, "slot")]
+
+
+def _compiled(x: Any, outs: list[Any]) -> tuple[Any, list[np.ndarray], threading.Lock]:
+    """(function of (x, *constants), the constants' values, its lock), from the cache when a
+    graph of the same structure was compiled before (see the module docstring)."""
+    global COMPILATIONS
+    import pymc as pm
+    import pytensor.tensor as pt
+    from pytensor.graph import graph_replace
+    from pytensor.graph.traversal import ancestors
+    from pytensor.printing import debugprint
+    from pytensor.tensor.variable import TensorConstant
+
+    consts = [v for v in ancestors(outs)
+              if isinstance(v, TensorConstant) and v.dtype in ("float64", "float32")]
+    arrays = [c for c in consts if c.ndim >= 1]
+    holders = [c.type() for c in arrays]
+    subs: dict[Any, Any] = dict(zip(arrays, holders, strict=True))
+    values = [np.ascontiguousarray(c.data) for c in arrays]
+    # The scalars are packed into one vector input per dtype and indexed: numba's fused
+    # elementwise kernels fail to type a 0-d input where a constant was (PyTensor 3.3).
+    for dtype in ("float64", "float32"):
+        scalars = [c for c in consts if c.ndim == 0 and c.dtype == dtype]
+        packed = pt.vector(f"scalar_constants_{dtype}", dtype=dtype, shape=(len(scalars),))
+        subs.update({c: packed[i] for i, c in enumerate(scalars)})
+        holders.append(packed)
+        values.append(np.array([c.data for c in scalars], dtype=dtype))
+    lifted = graph_replace(outs, subs, strict=False)
+    key = str(debugprint(lifted, file="str", print_type=True, print_shape=True,
+                         id_type="CHAR"))
+    slots = _slots(outs)
+    hit = _CACHE.get(key)
+    if hit is not None and len(hit[1]) == len(slots):
+        fn, cached_slots, lock = hit
+        with lock:
+            for old, new in zip(cached_slots, slots, strict=True):
+                old.density = new.density
+        return fn, values, lock
+    fn = pm.compile([x, *holders], lifted, mode=MODE, on_unused_input="ignore")
+    fn.trust_input = True
+    COMPILATIONS += 1
+    lock = threading.Lock()
+    if len(_CACHE) >= _CACHE_MAX:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = (fn, _slots(lifted), lock)
+    return fn, values, lock
 
 
 def _flatten(point: dict[str, np.ndarray], values: list[Any]) -> np.ndarray:

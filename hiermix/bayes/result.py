@@ -22,7 +22,7 @@ from ..arguments import make_rng
 from ..design import Design
 from ..design.reterm import group_labels
 from ..errors import ModelError
-from ..naming import RESIDUAL, b_var, corr_pairs, corr_var, sd_var
+from ..naming import RESIDUAL, b_var, corr_pairs, corr_var, posterior_var_order, sd_var
 from .priors import Priors
 
 Array = np.ndarray
@@ -46,6 +46,10 @@ class SamplerRecord:
     seconds : float
         Wall time of building, compiling and sampling.
     n_divergent : int
+    marginal_why : str
+        Which sampler ran (b integrated out or sampled jointly) and why.
+    store_ranef : str
+        What was kept of b ("all", "summary" or "none"), and why when chosen by size.
     """
 
     sampler: str
@@ -58,6 +62,8 @@ class SamplerRecord:
     marginal: bool
     seconds: float
     n_divergent: int
+    marginal_why: str = ""
+    store_ranef: str = "all"
 
 
 def mu_draws(design: Design, beta: Array, b: list[Array], X: Array, offset: Array,
@@ -143,7 +149,15 @@ class BayesResult:
     @property
     def ranef(self) -> dict[str, Any]:
         """Draws of b per term label, DataArrays (chain, draw, <label>_level, <label>_coef)."""
-        return {t.label: self.posterior[b_var(t.label)] for t in self.design.reterms}
+        return {t.label: self._b_draws(t.label) for t in self.design.reterms}
+
+    def _b_draws(self, label: str) -> Any:
+        name = b_var(label)
+        if name not in self.posterior:
+            raise ModelError(f"the draws of {name} were not stored (store_ranef="
+                             f"{self.record.store_ranef.split(':')[0]!r}); sample with "
+                             "store_ranef='all' to use them")
+        return self.posterior[name]
 
     @property
     def varcorr(self) -> Any:
@@ -182,7 +196,8 @@ class BayesResult:
                 names.append(corr_var(t.label))
         names += [v for v in ("sigma", "phi") if v in self.posterior]
         if with_b:
-            names += [b_var(t.label) for t in self.design.reterms]
+            names += [b_var(t.label) for t in self.design.reterms
+                      if b_var(t.label) in self.posterior]
         return names
 
     # ------------------------------------------------------------------ summaries
@@ -195,8 +210,15 @@ class BayesResult:
         """
         import arviz_stats as azs
 
-        return azs.summary(self.datatree, var_names=self.parameter_names(with_b=with_b),
-                           ci_prob=ci_prob, ci_kind="eti")
+        names = self.parameter_names(with_b=with_b)
+        terms = [(t.label, t.q) for t in self.design.reterms]
+        # ArviZ labels b correctly only with the variables in the naming contract's order
+        # (:mod:`hiermix.naming`); the rows are then put back in ``parameter_names`` order.
+        table = azs.summary(self.datatree, var_names=posterior_var_order(terms, names),
+                            ci_prob=ci_prob, ci_kind="eti")
+        rank = {n: i for i, n in enumerate(names)}
+        keys = [rank[str(label).split("[", 1)[0]] for label in table.index]
+        return table.iloc[np.argsort(keys, kind="stable")]
 
     def fixef_summary(self, ci_prob: float = 0.95) -> pd.DataFrame:
         """Posterior summaries of beta, indexed by coefficient name."""
@@ -249,7 +271,8 @@ class BayesResult:
 
     # ------------------------------------------------------------------ predictions
     def _b_list(self) -> list[Array]:
-        return [self._draws(b_var(t.label)) for t in self.design.reterms]
+        return [np.asarray(self._b_draws(t.label)).reshape(-1, t.nlevels, t.q)
+                for t in self.design.reterms]
 
     def fitted(self, link: bool = False) -> Array:
         """Draws of mu (or eta with ``link=True``) at the observed rows, shape (S, n)."""
@@ -347,6 +370,9 @@ class BayesResult:
                 f"  NUTS ({r.sampler}): {r.chains} chains x {r.draws} draws after {r.tune} "
                 f"tuning; seed {r.random_seed}; {r.seconds:.1f} s; "
                 f"{r.n_divergent} divergent",
+                *([f"  {r.marginal_why}"] if r.marginal_why else []),
+                *([f"  random effects stored: {r.store_ranef}"] if r.store_ranef != "all"
+                  else []),
                 "", "Fixed effects:", self.fixef_summary().to_string(), "",
                 "Variance components:", self.varcorr_summary().to_string(index=False)]
         if self.diagnostics:

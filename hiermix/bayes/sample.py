@@ -23,14 +23,20 @@ import numpy as np
 from ..arguments import check_count, check_seed
 from ..design import Design
 from ..errors import ArgumentError, ModelError
-from ..naming import FIXEF_DIM, b_var, coef_dim
+from ..naming import FIXEF_DIM, b_var, coef_dim, posterior_var_order
 from .build import OBS_DIM, RESPONSE, BuiltModel, build_model
 from .diagnostics import diagnose, emit
 from .log_prior import log_prior_dataset
 from .marginal import build_model as build_marginal
-from .marginal import can_marginalize, draw_b
+from .marginal import draw_b, marginal_reason
 from .priors import Priors
 from .result import BayesResult, SamplerRecord, mu_draws
+
+#: Above this many stored numbers of b (chains x draws x sum_k l_k q_k), ``store_ranef``
+#: defaults to "summary": 25 million doubles are 200 MB; 100,000 levels of a (1 + x | g) term
+#: over 2 x 1000 draws would be 3.2 GB.
+RANEF_DRAWS_MAX = 25_000_000
+STORE_RANEF = ("all", "summary", "none")
 
 SAMPLERS = ("nutpie", "pymc", "nutpie-numba", "numpyro", "blackjax")
 _MODULE = {"nutpie": "nutpie", "pymc": "pymc", "nutpie-numba": "nutpie", "numpyro": "numpyro",
@@ -64,7 +70,8 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
            random_seed: int | None = None, priors: Priors | str | Mapping[str, Any] | None = None,
            *, centered: bool = False, marginal: bool | str = "auto", sampler: str | None = None,
            target_accept: float = 0.8, cores: int | None = None, progressbar: bool = False,
-           log_likelihood: bool = True, warn: bool = True, **kwargs: Any) -> BayesResult:
+           log_likelihood: bool = True, warn: bool = True, store_ranef: str | None = None,
+           **kwargs: Any) -> BayesResult:
     """Sample the posterior of ``design``'s mixed model with NUTS.
 
     Parameters
@@ -80,8 +87,9 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
         Sample b directly (centred) instead of through standardised effects.
     marginal : bool or "auto"
         Integrate b out while sampling and draw it afterwards from its exact conditional
-        posterior; gaussian identity-link models with one random-effects term only. "auto"
-        does it where possible.
+        posterior (:mod:`hiermix.bayes.marginal`); every gaussian identity-link model with
+        positive weights. "auto" does it where possible and not ``centered``; the result's
+        ``record.marginal_why`` says which sampler ran and why.
     sampler : {"nutpie", "pymc", "nutpie-numba", "numpyro", "blackjax"} or None
         NUTS implementation: ``"nutpie"`` runs nutpie's sampler on PyTensor's compiled
         log-density (:mod:`hiermix.bayes.nutpie_backend`), ``"nutpie-numba"`` is PyMC's own
@@ -97,6 +105,15 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
         large n when LOO is not needed).
     warn : bool
         Issue failed diagnostics as :class:`SamplingWarning`.
+    store_ranef : {"all", "summary", "none"} or None
+        What is kept of b: every draw (``b_<label>`` in the posterior), only its posterior
+        mean and SD per level and column (group ``ranef_summary``, variables
+        ``b_<label>_mean`` and ``b_<label>_sd``; with b integrated out these are accumulated
+        draw by draw, so the draws are never all in memory), or nothing. None takes "all"
+        up to :data:`RANEF_DRAWS_MAX` stored numbers (chains x draws x sum of l_k q_k) and
+        "summary" above, and says so in ``record.store_ranef``. Without b draws the pointwise
+        log-likelihood is not stored, and ``ranef``, ``fitted``, ``predict`` and
+        ``posterior_predictive`` raise :class:`~hiermix.errors.ModelError`.
     **kwargs
         Passed to ``pymc.sample``.
 
@@ -116,11 +133,14 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
         raise ArgumentError(f"target_accept must be a number in (0, 1); got {target_accept!r}")
     if marginal not in (True, False, "auto"):
         raise ModelError(f"marginal must be True, False or 'auto'; got {marginal!r}")
-    possible = can_marginalize(design)
+    possible, why = marginal_reason(design)
     if marginal is True and not possible:
-        raise ModelError("marginal=True needs a gaussian identity-link model with exactly one "
-                         "random-effects term")
+        raise ModelError(f"marginal=True cannot be honoured: {why}")
     use_marginal = bool(possible and marginal in (True, "auto") and not centered)
+    if possible and not use_marginal:
+        why = ("b sampled jointly: marginal=False was asked for" if marginal is False
+               else "b sampled jointly: centered=True asks for b in the sampler")
+    store, store_note = _resolve_store_ranef(design, store_ranef, draws, chains)
     seed = (int(np.random.SeedSequence().generate_state(1)[0]) if random_seed is None
             else random_seed)
 
@@ -130,9 +150,16 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
     dt = _run_nuts(built, name, draws, tune, chains, seed, target_accept, cores, progressbar,
                    kwargs)
     if use_marginal:
-        dt = _add_posterior_vars(dt, draw_b(built, dt["posterior"].to_dataset(),
-                                            np.random.default_rng(seed + 1)))
-    dt = _add_data_groups(dt, design, log_likelihood)
+        drawn = draw_b(built, dt["posterior"].to_dataset(), np.random.default_rng(seed + 1),
+                       store=store)
+        if store == "all":
+            dt = _add_posterior_vars(dt, drawn)
+        elif store == "summary":
+            dt["ranef_summary"] = _ranef_summary_dataset(drawn)
+    elif store != "all":
+        dt = _drop_b(dt, design, store)
+    keep_ll = log_likelihood and store == "all"
+    dt = _add_data_groups(_order_posterior(dt, design), design, keep_ll)
     dt["log_prior"] = log_prior_dataset(dt["posterior"].to_dataset(), design, built.priors)
     seconds = time.perf_counter() - t0
 
@@ -140,7 +167,8 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
     n_div = int(np.asarray(stats["diverging"]).sum()) if stats is not None else 0
     record = SamplerRecord(sampler=name, draws=draws, tune=tune, chains=chains,
                            random_seed=seed, target_accept=target_accept, centered=centered,
-                           marginal=use_marginal, seconds=seconds, n_divergent=n_div)
+                           marginal=use_marginal, seconds=seconds, n_divergent=n_div,
+                           marginal_why=why, store_ranef=store_note)
     result = BayesResult(datatree=dt, design=design, priors=built.priors, record=record)
     diags = diagnose(result.posterior, stats, result.parameter_names(), chains, centered,
                      target_accept)
@@ -177,6 +205,50 @@ def _run_nuts(built: BuiltModel, sampler: str, draws: int, tune: int, chains: in
 def _add_posterior_vars(dt: Any, extra: dict[str, Any]) -> Any:
     post = dt["posterior"].to_dataset().assign(extra)
     dt["posterior"] = post
+    return dt
+
+
+def _resolve_store_ranef(design: Design, store_ranef: str | None, draws: int,
+                         chains: int) -> tuple[str, str]:
+    """("all" | "summary" | "none", the sentence the record keeps)."""
+    size = chains * draws * sum(t.nlevels * t.q for t in design.reterms)
+    if store_ranef is None:
+        if size <= RANEF_DRAWS_MAX:
+            return "all", "all"
+        return "summary", (f"summary: b would take {size:,} stored numbers, more than "
+                           f"{RANEF_DRAWS_MAX:,}; only its posterior mean and SD are kept "
+                           "(store_ranef='all' keeps every draw)")
+    if store_ranef not in STORE_RANEF:
+        raise ModelError(f"store_ranef must be one of {', '.join(STORE_RANEF)}; got "
+                         f"{store_ranef!r}")
+    return store_ranef, store_ranef
+
+
+def _ranef_summary_dataset(drawn: dict[str, Any]) -> Any:
+    import xarray as xr
+
+    return xr.Dataset({f"{name}_{stat}": da for name, (mean, sd) in drawn.items()
+                       for stat, da in (("mean", mean), ("sd", sd))})
+
+
+def _drop_b(dt: Any, design: Design, store: str) -> Any:
+    """The joint sampler's b draws replaced by their mean and SD ("summary") or dropped."""
+    post = dt["posterior"].to_dataset()
+    names = [b_var(t.label) for t in design.reterms]
+    if store == "summary":
+        dt["ranef_summary"] = _ranef_summary_dataset(
+            {n: (post[n].mean(("chain", "draw")), post[n].std(("chain", "draw"), ddof=1))
+             for n in names})
+    dt["posterior"] = post.drop_vars(names)
+    return dt
+
+
+def _order_posterior(dt: Any, design: Design) -> Any:
+    """The posterior's variables in the naming contract's order, so that its dims are declared
+    in the order b lists them and ArviZ labels b correctly (:mod:`hiermix.naming`)."""
+    post = dt["posterior"].to_dataset()
+    terms = [(t.label, t.q) for t in design.reterms]
+    dt["posterior"] = post[posterior_var_order(terms, post.data_vars)]
     return dt
 
 

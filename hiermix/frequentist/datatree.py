@@ -36,6 +36,7 @@ from ..naming import (
     level_dim,
     pair_dim,
     pair_label,
+    posterior_var_order,
     sd_var,
 )
 from .wald import PsiEstimate, estimate_psi
@@ -120,7 +121,12 @@ def fit_datatree(fit: Any, draws: int = 1000, seed: Any = 0,
             chained(bd), dims=("chain", "draw", level_dim(t.label), coef_dim(t.label)),
             coords={level_dim(t.label): list(t.levels), coef_dim(t.label): list(t.cnames)})
 
-    ds = xr.Dataset(data, coords={"chain": np.arange(chains), "draw": np.arange(per_chain)})
+    # Variables in the naming contract's order, so that the dims are declared in the order
+    # b lists them and ArviZ labels b correctly (:mod:`hiermix.naming`, "Variable and dim
+    # order").
+    terms = [(t.label, t.q) for t in design.reterms]
+    ds = xr.Dataset({k: data[k] for k in posterior_var_order(terms, data)},
+                    coords={"chain": np.arange(chains), "draw": np.arange(per_chain)})
     ds.attrs.update({
         "inference_library": "hiermix",
         "hiermix_kind": "maximum likelihood: draws from the asymptotic normal distribution of "

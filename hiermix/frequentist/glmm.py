@@ -32,8 +32,8 @@ import scipy.linalg as sla
 from ..design import Design
 from ..errors import PACKAGE_DIR, ConvergenceError, ModelError, SeparationError
 from ..family import get_family
+from ..pls.blocked import BlockedCholesky
 from .agq import check_agq
-from .blocked import BlockedCholesky
 from .checks import (
     ConvergenceWarning,
     Derivatives,

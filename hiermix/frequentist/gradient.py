@@ -29,7 +29,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import lapack
 
-from .blocked import BlockedCholesky, Factor
+from ..pls.blocked import BlockedCholesky, Factor
 
 
 def scalar_terms_only(chol: BlockedCholesky) -> bool:

@@ -33,7 +33,8 @@ from threadpoolctl import ThreadpoolController
 from ..covariance import initial_theta, lower_bounds
 from ..design import Design
 from ..errors import PACKAGE_DIR, ModelError
-from .blocked import BlockedCholesky, Factor, profiled_deviance
+from ..pls.blocked import BlockedCholesky, Factor, profiled_deviance
+from ..pls.gram import build_gram
 from .checks import (
     ConvergenceWarning,
     convergence_messages,
@@ -43,7 +44,6 @@ from .checks import (
     warn_singular,
 )
 from .gradient import gradient, scalar_terms_only
-from .gram import build_gram
 from .optimizer import OptSummary, bobyqa, lbfgsb
 from .result import LmerResult
 

@@ -16,7 +16,7 @@ conditional mode u* minimises the penalised deviance
 negative binomial). Each PIRLS step is the penalised least-squares problem of an LMM with
 working weights (Fisher scoring) w_i = a_i mu_eta_i^2 / (phi V(mu_i)) (V(mu_i) alone for the
 negative binomial) and working response z_i = eta_i + (y_i - mu_i) / mu_eta_i,
-solved with the blocked Cholesky of :mod:`hiermix.frequentist.blocked` on the Gram matrix of
+solved with the blocked Cholesky of :mod:`hiermix.pls.blocked` on the Gram matrix of
 :mod:`hiermix.frequentist.reweight`; a step that does not lower pdev is halved. With
 ``with_beta=True`` beta joins u in the least-squares step (lme4's nAGQ = 0, and a GLM when
 theta = 0).
@@ -44,7 +44,7 @@ from ..covariance import lambda_from_theta
 from ..design import Design
 from ..errors import ConvergenceError
 from ..family import Family
-from .blocked import BlockedCholesky, Factor
+from ..pls.blocked import BlockedCholesky, Factor
 from .reweight import WorkingGram
 
 #: (family, link) pairs for which the Fisher and observed weights coincide.

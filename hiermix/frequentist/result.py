@@ -22,7 +22,7 @@ from ..design import Design
 from ..errors import DataError
 from ..naming import RESIDUAL, corr_pairs
 from ..pickling import ReadOnlyArrays
-from .blocked import Factor, profiled_deviance
+from ..pls.blocked import Factor, profiled_deviance
 from .optimizer import OptSummary
 from .reform import random_selection
 

@@ -5,10 +5,10 @@ penalised least-squares problem of an LMM with working weights w and working res
 
     min_{u (, beta)} ||W^{1/2}(r - X beta - Z Lambda u)||^2 + ||u||^2,   W = diag(w).
 
-:mod:`hiermix.frequentist.gram` builds the blocks of A = [Z X r]' W [Z X r] from a design once;
+:mod:`hiermix.pls.gram` builds the blocks of A = [Z X r]' W [Z X r] from a design once;
 here the sparsity pattern of every sparse block is worked out once, so that each PIRLS step is a
 handful of weighted scatter-adds (``np.bincount``) and one sparse-times-dense product, then
-handed to :class:`~hiermix.frequentist.blocked.BlockedCholesky` unchanged. With
+handed to :class:`~hiermix.pls.blocked.BlockedCholesky` unchanged. With
 ``with_X=False`` (beta fixed, the Laplace stage) X drops out and p = 0.
 """
 
@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from ..design import Design
 from ..errors import ModelError
-from .gram import MAX_DENSE_REST, Gram, TermLayout
+from ..pls.gram import MAX_DENSE_REST, Gram, TermLayout
 
 #: The r' W r entry of the Gram matrix (see :meth:`WorkingGram.build`, Notes).
 RESPONSE_PIVOT = 1e100

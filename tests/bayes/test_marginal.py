@@ -1,103 +1,109 @@
-"""The integrated-out gaussian model (hiermix/bayes/marginal.py) against dense linear algebra.
+"""The integrated-out gaussian model (hiermix/bayes/marginal.py).
 
 References, computed here without the code under test:
-* log p(y) = log N(y; X beta + offset, sigma^2 W^{-1} + Z Sigma Z^T) with scipy's
-  multivariate normal on the dense n x n covariance (tolerance 1e-9 relative);
-* b | y ~ N(m, V) with V = (Sigma_b^{-1} + Z^T W Z / sigma^2)^{-1} and
-  m = V Z^T W r / sigma^2 (the textbook Gaussian conditional), checked on 20,000 draws:
-  means within 4 Monte Carlo SEs and covariances within 5%.
+* the joint model of :func:`hiermix.bayes.build.build_model` (b sampled, centred), its log
+  density integrated over b numerically with scipy's adaptive quadrature, level by level (the
+  levels of a one-term model are independent given the parameters): equal to the marginal
+  model's log density at the same point, priors and Jacobians included, to 1e-8 absolute;
+* the Op's value and gradient against :class:`hiermix.pls.density.MarginalDensity` itself
+  (checked against dense linear algebra in tests/pls/test_density.py), to 1e-12 relative.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytensor
+import pytensor.tensor as pt
 import pytest
-import xarray as xr
-from scipy import linalg, stats
+from scipy import integrate
 
 import hiermix
-from hiermix.bayes.marginal import (
-    build_model,
-    can_marginalize,
-    draw_b,
-    marginal_loglik_graph,
-    sufficient_stats,
-)
+from hiermix.bayes.build import build_model as build_joint
+from hiermix.bayes.marginal import build_model, can_marginalize, marginal_loglik, marginal_reason
+from hiermix.errors import ModelError
+from hiermix.pls.density import MarginalDensity
+from hiermix.pls.gram import build_gram
 
-from .points import FAST
+from .points import FAST, model_for
 
 
-def _design(q: int, weights: bool):
-    rng = np.random.default_rng(q)
-    n = 40
-    df = pd.DataFrame({"x": rng.normal(size=n), "u": rng.uniform(size=n),
-                       "g": pd.Categorical(rng.integers(0, 5, n).astype(str)),
+def _small(formula: str = "y ~ x + (1 | g)") -> hiermix.design.Design:
+    rng = np.random.default_rng(7)
+    n = 12
+    df = pd.DataFrame({"x": rng.normal(size=n), "g": pd.Categorical(np.arange(n) % 3),
                        "w": rng.uniform(0.5, 2.0, n), "off": rng.normal(0, 0.1, n)})
     df["y"] = 1.0 + df["x"] + rng.normal(size=n)
-    rhs = "x + u + (x | g)" if q == 2 else "x + u + (1 | g)"
-    return hiermix.Model(f"y ~ {rhs} + offset(off)", df,
-                         weights="w" if weights else None).design
+    return hiermix.Model(f"{formula} + offset(off)", df, weights="w").design
 
 
-def _dense(d, beta, L, sigma):
-    t = d.reterms[0]
-    Z = t.Z().toarray()
-    # Z's columns are level-major (all q columns of level 1 first), so Sigma_b = I_l (x) L L^T
-    G = np.kron(np.eye(t.nlevels), L @ L.T)
-    V = sigma**2 * np.diag(1.0 / d.weights) + Z @ G @ Z.T
-    return Z, G, V
+def test_marginal_logp_equals_joint_integrated_numerically() -> None:
+    d = _small()
+    joint = build_joint(d, centered=True).model
+    marg = build_model(d).model
+    point = {"intercept_c": np.array(0.9), "beta_slope": np.array([1.1]),
+             "sd_g_log__": np.log(np.array([0.7])), "sigma_log__": np.array(np.log(0.8))}
+    lp_marg = float(marg.compile_logp(jacobian=True)(point))
+    f_joint = joint.compile_logp(jacobian=True)
+    J = d.reterms[0].nlevels
+
+    def f(j: int, bj: float) -> float:
+        b = np.zeros((J, 1))
+        b[j, 0] = bj
+        return float(f_joint({**point, "b_g": b}))
+
+    f0 = f(0, 0.0)
+    total = -(J - 1) * f0
+    for j in range(J):
+        val, err = integrate.quad(lambda x, j=j: np.exp(f(j, x) - f0), -np.inf, np.inf,
+                                  epsabs=0.0, epsrel=1e-13, limit=200)
+        assert err < 1e-11 * val
+        total += f0 + np.log(val)
+    np.testing.assert_allclose(lp_marg, total, rtol=0, atol=1e-8)
 
 
-@pytest.mark.parametrize("q", [1, 2])
-@pytest.mark.parametrize("weights", [False, True])
-def test_marginal_loglik_equals_dense_mvn(q: int, weights: bool) -> None:
-    d = _design(q, weights)
-    rng = np.random.default_rng(5)
-    beta = rng.normal(size=d.p)
-    L = np.tril(rng.uniform(0.2, 1.0, (q, q)))
-    sigma = 0.8
-    got = marginal_loglik_graph(sufficient_stats(d), beta, L, sigma, q).eval(mode=FAST)
-    _, _, V = _dense(d, beta, L, sigma)
-    expected = stats.multivariate_normal(d.X @ beta + d.offset, V).logpdf(d.y)
-    np.testing.assert_allclose(got, expected, rtol=1e-9)
+@pytest.mark.parametrize("formula", ["y ~ x + (x | g)", "y ~ x + (1 | g) + (x | h)"])
+def test_op_value_and_gradient_are_the_density(formula: str) -> None:
+    d = model_for("gaussian", "identity", variant="weights").design if "h" in formula \
+        else _small(formula)
+    beta = pt.dvector("beta")
+    sigma = pt.dscalar("sigma")
+    Ls = [pt.dmatrix(f"L{k}") for k in range(len(d.reterms))]
+    lp = marginal_loglik(d, beta, Ls, sigma)
+    fn = pytensor.function([beta, sigma, *Ls], [lp, *pytensor.grad(lp, [beta, sigma, *Ls])],
+                           mode=FAST)
+    rng = np.random.default_rng(1)
+    b0 = rng.normal(size=d.p)
+    L0 = [np.tril(rng.uniform(0.2, 1.0, (t.q, t.q))) for t in d.reterms]
+    got = fn(b0, 0.7, *L0)
+    ref = MarginalDensity(build_gram(d)).logp_and_grad(b0, L0, 0.7)
+    np.testing.assert_allclose(got[0], ref[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1], ref[1], rtol=1e-12)
+    np.testing.assert_allclose(got[2], ref[3], rtol=1e-12)
+    for g, r in zip(got[3:], ref[2], strict=True):
+        np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-300)
 
 
-@pytest.mark.parametrize("q", [1, 2])
-def test_b_drawn_from_exact_conditional(q: int) -> None:
-    d = _design(q, weights=True)
-    built = build_model(d)
-    t = d.reterms[0]
-    beta = np.array([0.5, 1.0, -0.3])
-    sd = np.array([0.7, 0.4])[:q]
-    corr = np.array([0.3])
-    sigma = 0.9
-    S = 20_000
-    post = xr.Dataset({
-        "beta": (("chain", "draw", "coef"), np.broadcast_to(beta, (1, S, 3))),
-        "sigma": (("chain", "draw"), np.full((1, S), sigma)),
-        f"sd_{t.label}": (("chain", "draw", "c"), np.broadcast_to(sd, (1, S, q))),
-    }, coords={"chain": [0], "draw": np.arange(S)})
-    if q == 2:
-        post[f"corr_{t.label}"] = (("chain", "draw", "p"), np.broadcast_to(corr, (1, S, 1)))
-    b = draw_b(built, post, np.random.default_rng(0))[f"b_{t.label}"].values[0]  # (S, l, q)
-
-    Sig = np.diag(sd) @ (np.array([[1, corr[0]], [corr[0], 1]])[:q, :q]) @ np.diag(sd)
-    L = np.linalg.cholesky(Sig)
-    Z, G, _ = _dense(d, beta, L, sigma)
-    W = np.diag(d.weights)
-    r = d.y - d.offset - d.X @ beta
-    V = linalg.inv(linalg.inv(G) + Z.T @ W @ Z / sigma**2)
-    m = V @ Z.T @ W @ r / sigma**2
-    flat = b.reshape(S, -1)  # level-major, as Z's columns
-    se = np.sqrt(np.diag(V) / S)
-    assert np.all(np.abs(flat.mean(0) - m) < 4 * se)
-    np.testing.assert_allclose(np.cov(flat.T), V, rtol=0.05, atol=0.05 * np.max(np.diag(V)))
+def test_every_gaussian_identity_model_can_be_marginal() -> None:
+    assert can_marginalize(model_for("gaussian", "identity").design)  # crossed, q = 2
+    ok, why = marginal_reason(model_for("poisson", "log").design)
+    assert not ok and "poisson" in why
+    ok, why = marginal_reason(model_for("gaussian", "log").design)
+    assert not ok
+    names = [rv.name for rv in build_model(model_for("gaussian", "identity").design).model.free_RVs]
+    assert not any(n.startswith("z_") or n.startswith("b_") for n in names)
+    with pytest.raises(ModelError, match="poisson"):
+        build_model(model_for("poisson", "log").design)
 
 
-def test_can_marginalize_only_one_term_gaussian_identity() -> None:
-    from .points import model_for
+def test_zero_weights_never_reach_the_marginal_sampler() -> None:
+    """A gaussian model with a zero prior weight is refused when the design is built (both
+    engines refuse it with one message: hiermix.design.design.check_zero_weights), so the
+    marginal sampler, whose density needs W > 0, never sees one."""
+    from hiermix.errors import DataError
 
-    assert not can_marginalize(model_for("gaussian", "identity").design)  # two terms
-    assert not can_marginalize(model_for("poisson", "log").design)
-    assert can_marginalize(_design(2, weights=False))
+    d = _small()
+    df = pd.DataFrame({"y": d.y, "x": d.X[:, 1], "g": d.reterms[0].codes.astype(str),
+                       "w": np.r_[0.0, np.ones(d.nobs - 1)]})
+    with pytest.raises(DataError, match="weights must be > 0"):
+        hiermix.Model("y ~ x + (1 | g)", df, weights="w")

@@ -42,6 +42,9 @@ def test_sleepstudy_names_dims_and_groups(mock_sample: None, marginal: bool) -> 
     m = hiermix.Model("Reaction ~ Days + (Days | Subject)", load("sleepstudy"))
     r = _sample(m, marginal=marginal)
     assert r.record.marginal is marginal
+    assert r.record.marginal_why.startswith("b integrated out" if marginal
+                                            else "b sampled jointly: marginal=False")
+    assert r.record.marginal_why in str(r)
     dt = r.datatree
     for group in ("posterior", "sample_stats", "log_likelihood", "observed_data",
                   "constant_data"):
@@ -155,6 +158,69 @@ def test_diagnostics_warn_with_advice() -> None:
 @pytest.mark.parametrize("kw", [{"marginal": True}, {"sampler": "gibbs"}, {"draws": 0},
                                 {"marginal": "sometimes"}])
 def test_bad_sampling_arguments_are_refused(kw: dict) -> None:
-    m = model_for("gaussian", "identity")  # two random-effects terms: cannot be marginal
+    m = model_for("poisson", "log")  # no closed-form marginal likelihood
     with pytest.raises(hiermix.errors.ModelError):
         m.sample(**kw)
+
+
+@pytest.mark.parametrize("marginal", [True, False])
+def test_arviz_summary_labels_b_by_coordinate(mock_sample: None, marginal: bool) -> None:
+    """``az.summary`` over the whole posterior, and ``summary(with_b=True)``, put each entry of
+    b under its own level and column (issue 14); references from ``.sel`` by label."""
+    from arviz_labels import check_summary_labels
+
+    m = hiermix.Model("Reaction ~ Days + (Days | Subject)", load("sleepstudy"))
+    r = _sample(m, marginal=marginal, sampler="pymc")
+    assert list(r.posterior.dims)[:5] == ["chain", "draw", "coef", "Subject_level",
+                                          "Subject_coef"]
+    assert check_summary_labels(r.datatree) > 36
+    s = r.summary(with_b=True)
+    b = r.posterior[b_var("Subject")]
+    for level in ("308", "309"):
+        for coef in ("Intercept", "Days"):
+            expected = float(b.sel(Subject_level=level, Subject_coef=coef).mean())
+            np.testing.assert_allclose(s.loc[f"b_Subject[{level}, {coef}]", "mean"], expected,
+                                       rtol=1e-12)
+    assert list(s.index[:2]) == ["beta[Intercept]", "beta[Days]"]
+
+
+@pytest.mark.parametrize("marginal", [True, False])
+def test_store_ranef_summary_and_none(mock_sample: None, marginal: bool) -> None:
+    """"summary" keeps the mean and SD of b's draws per level (reference: the same seed with
+    store_ranef="all", mean and SD over (chain, draw) by xarray; 1e-10 relative for the joint
+    sampler, where the same draws are summarised; for the marginal one, b's draws are made in
+    the same order from the same generator, so the same tolerance holds)."""
+    m = hiermix.Model("Reaction ~ Days + (Days | Subject)", load("sleepstudy"))
+    full = _sample(m, marginal=marginal, store_ranef="all", sampler="pymc")
+    summ = _sample(m, marginal=marginal, store_ranef="summary", sampler="pymc")
+    none = _sample(m, marginal=marginal, store_ranef="none", sampler="pymc")
+    b = full.posterior[b_var("Subject")]
+    rs = summ.datatree["ranef_summary"].to_dataset()
+    np.testing.assert_allclose(rs["b_Subject_mean"], b.mean(("chain", "draw")), rtol=1e-10)
+    np.testing.assert_allclose(rs["b_Subject_sd"], b.std(("chain", "draw"), ddof=1),
+                               rtol=1e-10)
+    for r in (summ, none):
+        assert b_var("Subject") not in r.posterior
+        assert "log_likelihood" not in r.datatree.children
+        with pytest.raises(hiermix.errors.ModelError, match="store_ranef"):
+            r.fitted()
+        assert "random effects stored" in str(r)
+    assert "ranef_summary" not in none.datatree.children
+    with pytest.raises(hiermix.errors.ModelError, match="store_ranef"):
+        _sample(m, store_ranef="some", sampler="pymc")
+
+
+def test_store_ranef_default_switches_to_summary_above_threshold(
+        mock_sample: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    sample_mod = sys.modules["hiermix.bayes.sample"]
+
+    m = hiermix.Model("Reaction ~ Days + (Days | Subject)", load("sleepstudy"))
+    # 2 chains x 50 draws x 36 effects = 3,600 numbers
+    monkeypatch.setattr(sample_mod, "RANEF_DRAWS_MAX", 3_599)
+    r = _sample(m, sampler="pymc")
+    assert r.record.store_ranef.startswith("summary: b would take 3,600 stored numbers")
+    assert "ranef_summary" in r.datatree.children
+    monkeypatch.setattr(sample_mod, "RANEF_DRAWS_MAX", 3_600)
+    assert _sample(m, sampler="pymc").record.store_ranef == "all"

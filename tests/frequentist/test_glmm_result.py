@@ -30,9 +30,9 @@ from hiermix.errors import (
 )
 from hiermix.family import get_family
 from hiermix.frequentist import GlmerResult, LmerResult, glmer
-from hiermix.frequentist.gram import build_gram
 from hiermix.frequentist.pirls import observed_weights
 from hiermix.frequentist.reweight import WorkingGram
+from hiermix.pls.gram import build_gram
 
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
 

@@ -24,8 +24,8 @@ from hiermix.errors import (
     SingularFitWarning,
 )
 from hiermix.frequentist import LmerResult, lmer, simulate
-from hiermix.frequentist import blocked as blocked_mod
 from hiermix.frequentist.lmm import LmmObjective
+from hiermix.pls import blocked as blocked_mod
 
 SLEEP = "Reaction ~ Days + (Days | Subject)"
 
@@ -348,3 +348,17 @@ def test_evaluation_size_does_not_grow_with_n(sleep: pd.DataFrame) -> None:
         assert getattr(small_obj.gram, name).shape == getattr(big_obj.gram, name).shape
     assert small_obj.gram.AZ0.shape == big_obj.gram.AZ0.shape
     assert big_obj(small_obj.start) != pytest.approx(small_obj(small_obj.start))
+
+
+def test_to_datatree_arviz_summary_labels_by_coordinate() -> None:
+    """ArviZ labels b by its own coordinates (issue 14: ``b_Subject[308, Days]`` showed subject
+    309's intercept when ``Subject_coef`` was declared before ``Subject_level``)."""
+    from arviz_labels import check_summary_labels
+
+    from hiermix.datasets import load
+
+    fit = hiermix.Model("Reaction ~ Days + (Days | Subject)", load("sleepstudy")).fit()
+    dt = fit.to_datatree(draws=50, chains=2)
+    assert list(dt["posterior"].to_dataset().dims)[:5] == [
+        "chain", "draw", "coef", "Subject_level", "Subject_coef"]
+    assert check_summary_labels(dt) > 36

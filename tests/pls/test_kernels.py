@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.linalg import block_diag
 
-from hiermix.frequentist.kernels import subtract_schur_lower, term0_update, term0_update_q2
+from hiermix.pls.kernels import subtract_schur_lower, term0_update, term0_update_q2
 
 
 def _direct(lam: np.ndarray, D: np.ndarray, A: np.ndarray) -> tuple[float, ...]:

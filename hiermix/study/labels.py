@@ -115,6 +115,13 @@ def resolve_truth(design: Design, truth: Mapping[str, Any]) -> Truth:
         correlation outside (-1, 1) or a correlation matrix that is not positive definite.
     """
     labels = design_labels(design)
+    # lme4's spelling of a fixed effect (YEAR96, (Intercept)) names the same coefficient
+    aliases = {lme4_name(n): n for n in design.fixef_names if lme4_name(n) not in labels}
+    if any(k in aliases for k in truth):
+        clash = [aliases[k] for k in truth if k in aliases and aliases[k] in truth]
+        if clash:
+            raise ModelError(f"truth names {clash} twice (in hiermix's and lme4's spelling)")
+        truth = {aliases.get(k, k): v for k, v in truth.items()}
     missing = [k for k in labels if k not in truth]
     unknown = [k for k in truth if k not in labels]
     if missing or unknown:

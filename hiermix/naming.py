@@ -29,18 +29,19 @@ Variables (in the Bayesian posterior and in the frequentist fit's DataTree)
     Correlation pairs are ordered as lme4's ``as.data.frame(VarCorr())`` orders them and
     labelled ``"<var1>, <var2>"``.
 
-Parameter labels (one per scalar parameter, in every table, plot, study and sensitivity result)
-    ==============================  ====================================================
-    label                           parameter
-    ==============================  ====================================================
-    ``Days``                        fixed effect (its coefficient name)
-    ``sd(Intercept|Subject)``       SD of a term's column (term label after the bar)
-    ``cor(Intercept,Days|Subject)`` correlation of two columns of one term
-    ``sigma``, ``phi``              residual SD, dispersion
-    ==============================  ====================================================
+Parameter labels (one per scalar parameter, in every table, plot, study and sensitivity result):
 
-    :func:`param_label` maps a (variable, coordinate) of the posterior to its label and
-    :func:`varcorr_label` a row (grp, var1, var2) of ``varcorr``.
+==============================  ====================================================
+label                           parameter
+==============================  ====================================================
+``Days``                        fixed effect (its coefficient name)
+``sd(Intercept|Subject)``       SD of a term's column (term label after the bar)
+``cor(Intercept,Days|Subject)`` correlation of two columns of one term
+``sigma``, ``phi``              residual SD, dispersion
+==============================  ====================================================
+
+:func:`param_label` maps a (variable, coordinate) of the posterior to its label and
+:func:`varcorr_label` a row (grp, var1, var2) of ``varcorr``.
 
 Variable and dim order
     A Dataset of draws holds its variables in the order :func:`posterior_var_order` gives
@@ -234,6 +235,8 @@ def posterior_dims(terms: Iterable[tuple[str, int]]) -> list[str]:
     terms : iterable of (label, q)
         Each random-effects term's label and number of columns, in design order.
 
+    Examples
+    --------
     >>> posterior_dims([("Subject", 2)])
     ['chain', 'draw', 'coef', 'Subject_level', 'Subject_coef', 'Subject_pair']
     """

@@ -200,6 +200,20 @@ After."""
 After."""
 
 
+def test_simple_table_keeps_pipes_in_code_spans() -> None:
+    """A pipe inside a code span splits no row (Python-Markdown's tables), so it stays bare;
+    one in plain text is escaped."""
+    pytest.importorskip("griffe")
+    roles = _hook("sphinx_roles")
+    text = """=========================  =======
+label                      meaning
+=========================  =======
+``sd(Intercept|Subject)``  a | b
+=========================  =======
+"""
+    assert "| ``sd(Intercept|Subject)`` | a \\| b |" in roles.rst_prose(text)
+
+
 def test_definition_list_and_literal_marker() -> None:
     pytest.importorskip("griffe")
     roles = _hook("sphinx_roles")

@@ -170,9 +170,16 @@ def simple_tables(lines: list[str]) -> list[str]:
         header = [" ".join(c for c in col if c) for col in zip(*head)]
         out.append(pad + "| " + " | ".join(header) + " |")
         out.append(pad + "|" + "---|" * len(spans))
-        out += [pad + "| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in body]
+        out += [pad + "| " + " | ".join(_escape_pipes(c) for c in r) + " |" for r in body]
         i = j
     return out
+
+
+def _escape_pipes(cell: str) -> str:
+    """Escape the pipes of a table cell outside its code spans: Python-Markdown's tables
+    split no row at a pipe inside backticks, and would show a backslash there verbatim."""
+    parts = re.split(r"(`+[^`]*`+)", cell)
+    return "".join(p if p.startswith("`") else p.replace("|", "\\|") for p in parts)
 
 
 def definition_lists(lines: list[str]) -> list[str]:

@@ -12,18 +12,21 @@
 # many simulated data sets. We repeat the design in one call of `hm.simulation_study`:
 # `y ~ 1 + (1 | g)`, J in {6, 12, 48} groups of 5, ICC in {0.1, 0.3} (sigma = 1, so
 # sd(Intercept|g) = sqrt(ICC / (1 - ICC))), intercept 0; methods REML-Wald, REML-profile
-# (when `fit.confint` is available), ML-Wald, and NUTS with hiermix's default priors and with a
+# (`fit.confint(method="profile")`), ML-Wald, and NUTS with hiermix's default priors and with a
 # flat-ish prior (flat on the intercept, HalfNormal(10) on the SD).
 #
-# `HIERMIX_NSIM` sets the replicates of the likelihood methods (default 500),
+# `HIERMIX_NSIM` sets the replicates of the Wald methods (default 500), `HIERMIX_NSIM_PROFILE`
+# those of REML-profile (default 40: each profile fit takes about a second),
 # `HIERMIX_NSIM_BAYES` those of the Bayesian ones (default 100), `HIERMIX_DRAWS` the draws and
 # tuning steps per chain (default 600, 2 chains); `HIERMIX_NSIM_BAYES=0` leaves the Bayesian
-# methods out. CI runs it at a reduced nsim.
+# methods out. Every number the README quotes is written to `results.json`. CI runs it at a
+# reduced nsim.
 
 # %%
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -34,14 +37,17 @@ import pandas as pd
 
 import hiermix as hm
 from hiermix.bayes import HalfNormal
-from hiermix.frequentist import LmerResult
 from hiermix.study import bayes_method, study_grid
 
 HERE = Path(__file__).parent if "__file__" in globals() else Path.cwd()
+sys.path.insert(0, str(HERE.resolve().parent))  # case_studies/results.py
+from results import num, table, write  # noqa: E402
+
 OUT = Path(os.environ.get("HIERMIX_OUT", HERE))
 OUT.mkdir(parents=True, exist_ok=True)
 REDUCED = "HIERMIX_DRAWS" in os.environ and "HIERMIX_NSIM" not in os.environ
 NSIM = int(os.environ.get("HIERMIX_NSIM", "4" if REDUCED else "500"))
+NSIM_PROFILE = int(os.environ.get("HIERMIX_NSIM_PROFILE", "2" if REDUCED else "40"))
 NSIM_BAYES = int(os.environ.get("HIERMIX_NSIM_BAYES", "1" if REDUCED else "100"))
 DRAWS = int(os.environ.get("HIERMIX_DRAWS", "600"))
 SEED = 20061201
@@ -53,11 +59,18 @@ PARAMS = ["Intercept", "sd(Intercept|g)", "sigma"]
 
 # %%
 grid = study_grid(J=[6, 12, 48], n=5, icc=[0.1, 0.3])
-ml_methods = ["reml-wald", "ml-wald"]
-if hasattr(LmerResult, "confint"):
-    ml_methods.insert(1, "reml-profile")
-ml = hm.simulation_study(FORMULA, grid, None, ml_methods, nsim=NSIM, seed=SEED)
+ml = hm.simulation_study(FORMULA, grid, None, ["reml-wald", "ml-wald"], nsim=NSIM, seed=SEED)
 print(ml.summary())
+
+# %% [markdown]
+# Profile intervals need about a second per fit, so REML-profile runs on the first
+# `NSIM_PROFILE` data sets only (the same seed gives the same replicates).
+
+# %%
+prof = None if NSIM_PROFILE == 0 else hm.simulation_study(
+    FORMULA, grid, None, ["reml-profile"], nsim=NSIM_PROFILE, seed=SEED)
+if prof is not None:
+    print(prof.summary())
 
 # %% [markdown]
 # ## The Bayesian methods
@@ -77,15 +90,63 @@ if bayes is not None:
 
 # %%
 cols = ["J", "icc", "method", "param", "truth", "n_ok", "bias", "bias_mcse", "rel_bias",
-        "coverage", "coverage_mcse", "median_width"]
-done = [ml] if bayes is None else [ml, bayes]
+        "coverage", "coverage_mcse", "median_width", "mean_width"]
+done = [r for r in (ml, prof, bayes) if r is not None]
 perf = pd.concat([r.performance for r in done], ignore_index=True)
 perf = perf[perf["param"].isin(PARAMS)][cols]
-table = perf.sort_values(["param", "icc", "J"], kind="stable")
-(OUT / "table.md").write_text(table.to_markdown(index=False, floatfmt=".3f") + "\n")
+perf = perf.sort_values(["param", "icc", "J"], kind="stable")
 fits = pd.concat([r.fits for r in done], ignore_index=True)
-(OUT / "fits.md").write_text(fits.to_markdown(index=False, floatfmt=".3f") + "\n")
-print(table.to_string(index=False))
+print(perf.to_string(index=False))
+
+SHORT = {"Intercept": "Intercept", "sd(Intercept|g)": "sd", "sigma": "sigma"}
+
+
+def cond(J: object, icc: object) -> str:
+    """The results key of a condition: ``J6_icc0.1``."""
+    return f"J{int(J)}_icc{float(icc):g}"  # type: ignore[call-overload]
+
+
+def _f(x: object) -> float | None:
+    return None if pd.isna(x) else float(x)  # type: ignore[arg-type]
+
+
+performance: dict[str, dict] = {}
+for _, r in perf.iterrows():
+    performance.setdefault(str(r["method"]), {}).setdefault(SHORT[r["param"]], {})[
+        cond(r["J"], r["icc"])] = {k: _f(r[k]) for k in cols[4:]}
+fit_counts: dict[str, dict] = {}
+for _, r in fits.iterrows():
+    fit_counts.setdefault(str(r["method"]), {})[cond(r["J"], r["icc"])] = {
+        k: int(r[k]) for k in ("replicates", "failed", "no_interval", "not_converged",
+                               "singular", "divergent")}
+wald_sd = perf[(perf["param"] == "sd(Intercept|g)") & perf["method"].str.endswith("-wald")]
+wald_j6 = wald_sd[wald_sd["J"] == 6]["median_width"]
+perf_table = table(
+    ["param", "J", "ICC", "method", "truth", "n_ok", "bias (MCSE)", "rel. bias",
+     "coverage (MCSE)", "median width"],
+    [[r["param"], str(int(r["J"])), num(r["icc"], 1), r["method"], num(r["truth"], 3),
+      str(int(r["n_ok"])), f"{num(r['bias'], 3)} ({num(r['bias_mcse'], 3)})",
+      num(r["rel_bias"], 3), f"{num(r['coverage'], 3)} ({num(r['coverage_mcse'], 3)})",
+      num(r["median_width"], 3)] for _, r in perf.iterrows()],
+    align="lrrlrrrrrr")
+fits_table = table(
+    ["J", "ICC", "method", "replicates", "failed", "no interval", "not converged", "singular",
+     "divergent", "seconds per fit"],
+    [[str(int(r["J"])), num(r["icc"], 1), r["method"], str(int(r["replicates"])),
+      str(int(r["failed"])), str(int(r["no_interval"])), str(int(r["not_converged"])),
+      str(int(r["singular"])), str(int(r["divergent"])), num(r["seconds"], 3)]
+     for _, r in fits.sort_values(["J", "icc"], kind="stable").iterrows()],
+    align="rrlrrrrrrr")
+write(OUT, {
+    "settings": {"nsim": NSIM, "nsim_profile": NSIM_PROFILE, "nsim_bayes": NSIM_BAYES,
+                 "draws": DRAWS, "seed": SEED, "reduced": REDUCED},
+    "performance": performance,
+    "fits": fit_counts,
+    "wald_sd_width": {"max_mean_width": float(wald_sd["mean_width"].max()),
+                      "min_median_width_J6": float(wald_j6.min()),
+                      "max_median_width_J6": float(wald_j6.max())},
+    "tables": {"performance": perf_table, "fits": fits_table},
+})
 
 # %%
 fig = ml.plot(params=["sd(Intercept|g)"])
@@ -109,6 +170,7 @@ plt.close(fig)
 
 # %%
 assert (ml.fits["replicates"] == NSIM).all()
+assert prof is None or (prof.fits["replicates"] == NSIM_PROFILE).all()
 assert bayes is None or (bayes.fits["replicates"] == NSIM_BAYES).all()
 p = ml.performance.set_index(["J", "icc", "method", "param"])
 for J in (6, 12, 48):

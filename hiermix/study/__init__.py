@@ -20,8 +20,8 @@ A stage after the engines: it uses both and nothing below imports it.
 
 from __future__ import annotations
 
+from ..naming import cor_label, sd_label, varcorr_label
 from .driver import simulation_study
-from .labels import cor_label, sd_label, varcorr_label
 from .methods import Method, bayes_method, ml_method
 from .result import StudyResult
 from .templates import Condition, design_template, random_intercept, study_grid

@@ -22,29 +22,12 @@ import numpy as np
 
 from ..design import Design
 from ..errors import ModelError
-from ..naming import RESIDUAL, corr_pairs, lme4_name
-
-
-def sd_label(label: str, cname: str) -> str:
-    """``sd(Intercept|g)``: the SD of column ``cname`` of term ``label``."""
-    return f"sd({cname}|{label})"
-
-
-def cor_label(label: str, var1: str, var2: str) -> str:
-    """``cor(Intercept,x|g)``: the correlation of two columns of term ``label``."""
-    return f"cor({var1},{var2}|{label})"
-
-
-def varcorr_label(grp: str, var1: str | None, var2: str | None,
-                  dispersion: str = "sigma") -> str:
-    """The label of a ``varcorr`` row (grp, var1, var2); the Residual row is ``dispersion``."""
-    if grp == RESIDUAL:
-        return dispersion
-    if var1 is None:
-        raise ModelError(f"a varcorr row of term {grp!r} without var1")
-    if var2 is None or var2 != var2:  # None or NaN
-        return sd_label(grp, var1)
-    return cor_label(grp, var1, var2)
+from ..naming import (  # the one label contract, shared with sensitivity and compare
+    cor_label,
+    corr_pairs,
+    lme4_name,
+    sd_label,
+)
 
 
 def dispersion_name(design: Design) -> str | None:

@@ -28,15 +28,8 @@ from scipy import stats
 
 from ..design import Design
 from ..errors import ModelError
-from ..naming import corr_pairs
-from .labels import (
-    confint_labels,
-    cor_label,
-    design_labels,
-    dispersion_name,
-    sd_label,
-    varcorr_label,
-)
+from ..naming import cor_label, corr_pairs, sd_label, varcorr_label
+from .labels import confint_labels, design_labels, dispersion_name
 
 INTERVALS = ("wald", "profile", "boot", "posterior")
 RHAT_OK = 1.01  # Vehtari et al. (2021): R-hat below 1.01 before trusting a posterior

@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..pls.kernels import cholesky_lower
+
 
 @njit(cache=True, nogil=True)
 def one_term_factor(theta: np.ndarray, q: int, D0: np.ndarray, AXY0: np.ndarray,
@@ -67,21 +69,7 @@ def one_term_factor(theta: np.ndarray, q: int, D0: np.ndarray, AXY0: np.ndarray,
                     for c in range(q):
                         s += lam[r, a] * D0[g, r, c] * lam[c, b]
                 M[a, b] = s + (1.0 if a == b else 0.0)
-        # Cholesky M = C C'
-        for j in range(q):
-            s = M[j, j]
-            for r in range(j):
-                s -= C[j, r] * C[j, r]
-            d = np.sqrt(s)
-            C[j, j] = d
-            ld += 2.0 * np.log(d)
-            for i in range(j + 1, q):
-                s = M[i, j]
-                for r in range(j):
-                    s -= C[i, r] * C[j, r]
-                C[i, j] = s / d
-            for i in range(j):
-                C[i, j] = 0.0
+        ld += cholesky_lower(M, C, q)  # M = C C'
         # T = C^{-1} Lambda' A_R0g', so that A_R0g W_g A_R0g' = T' T
         for c in range(m):
             for a in range(q):
@@ -102,22 +90,11 @@ def one_term_factor(theta: np.ndarray, q: int, D0: np.ndarray, AXY0: np.ndarray,
                     s += T[a, i] * T[a, j]
                 S[i, j] -= s
     LR = np.zeros((m, m))
-    ldrx = 0.0
-    for j in range(m):
-        s = S[j, j]
-        for r in range(j):
-            s -= LR[j, r] * LR[j, r]
-        if not s > 0.0:
-            return ld, np.nan, np.nan, LR
-        d = np.sqrt(s)
-        LR[j, j] = d
-        if j < m - 1:
-            ldrx += 2.0 * np.log(d)
-        for i in range(j + 1, m):
-            s = S[i, j]
-            for r in range(j):
-                s -= LR[i, r] * LR[j, r]
-            LR[i, j] = s / d
+    if not np.isfinite(cholesky_lower(S, LR, m)):
+        return ld, np.nan, np.nan, LR
+    ldrx = 0.0  # log|R_X|^2: every pivot but the last (the last is sqrt(pwrss))
+    for j in range(m - 1):
+        ldrx += 2.0 * np.log(LR[j, j])
     return ld, ldrx, LR[m - 1, m - 1] ** 2, LR
 
 

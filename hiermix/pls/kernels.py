@@ -53,6 +53,35 @@ def subtract_schur_lower(S: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
+def cholesky_lower(M: np.ndarray, L: np.ndarray, n: int) -> float:  # pragma: no cover - jit
+    """Write the lower Cholesky factor of ``M[:n, :n]`` into ``L[:n, :n]`` (zeros above the
+    diagonal) and return log det M = 2 sum log L_jj.
+
+    The small dense factorisations inside the compiled kernels (one q x q block per level, the
+    (p + 1) x (p + 1) fixed-effects block) all go through here. A pivot that is not positive
+    stops the factorisation and returns nan, leaving ``L`` filled up to that column.
+    """
+    logdet = 0.0
+    for j in range(n):
+        s = M[j, j]
+        for k in range(j):
+            s -= L[j, k] * L[j, k]
+        if not s > 0.0:
+            return np.nan
+        d = np.sqrt(s)
+        L[j, j] = d
+        logdet += 2.0 * np.log(d)
+        for i in range(j + 1, n):
+            s = M[i, j]
+            for k in range(j):
+                s -= L[i, k] * L[j, k]
+            L[i, j] = s / d
+        for i in range(j):
+            L[i, j] = 0.0
+    return logdet
+
+
+@njit(cache=True, nogil=True)
 def term0_update(lam: np.ndarray, D: np.ndarray, AXY0: np.ndarray) -> tuple[
         float, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - jit
     """Term 0 of the blocked factor, level by level, for any q_0.
@@ -98,18 +127,7 @@ def term0_update(lam: np.ndarray, D: np.ndarray, AXY0: np.ndarray) -> tuple[
                 for k in range(i, q):
                     s += lam[k, i] * DL[k, j]
                 M[i, j] = s
-        for j in range(q):
-            s = M[j, j]
-            for k in range(j):
-                s -= L[j, k] * L[j, k]
-            d = np.sqrt(s)
-            L[j, j] = d
-            logdet += 2.0 * np.log(d)
-            for i in range(j + 1, q):
-                s = M[i, j]
-                for k in range(j):
-                    s -= L[i, k] * L[j, k]
-                L[i, j] = s / d
+        logdet += cholesky_lower(M, L, q)
         for j in range(q):
             for i in range(q):
                 if i < j:

@@ -44,7 +44,7 @@ def main() -> None:
     median = float(np.median(np.array(infs) / np.array(fits)))
     median2 = float(np.median(np.array(infs2) / np.array(fits)))
     term = fit.design.reterms[0]
-    evals = [refit_without(fit, term.codes != j).optsummary.feval for j in range(term.nlevels)]
+    evals = [refit_without(fit, term.codes != j).feval for j in range(term.nlevels)]
     print(f"sleepstudy {FORMULA} (REML), {term.nlevels} subjects, {args.repeat} rounds")
     print(f"  one fit (lmer from the data frame)  {1e3 * t_fit:8.1f} ms   "
           f"{fit.optsummary.feval} evaluations + derivative checks")

@@ -28,10 +28,12 @@ random effects.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -94,38 +96,133 @@ REFIT_FTOL_ABS = 1e-12
 REFIT_XTOL_ABS = 1e-8
 
 
-def refit_without(fit: Any, keep: np.ndarray) -> Any:
-    """The fit's model refitted to the rows where ``keep`` is True, warm-started from ``fit``.
+@dataclass(frozen=True)
+class DeletedFit:
+    """What a refit without some rows gives the influence measures.
 
-    LMMs: BOBYQA from theta-hat with a small first step (``WARM_STEP``), lme4's boundary
-    restart, no derivative checks (the covariance of beta does not need them). GLMMs:
-    :func:`~hiermix.frequentist.glmm.fit_glmm` from (theta-hat, beta-hat, phi-hat), with its
-    Hessian, from which their standard errors come.
+    Attributes
+    ----------
+    beta : ndarray, shape (p,)
+    se : ndarray, shape (p,)
+        Standard errors of beta, sqrt(diag V_(-j)).
+    varcorr : dict of str to float
+        SDs, correlations and sigma or phi by label (:mod:`hiermix.naming`).
+    theta : ndarray, shape (n_theta,)
+    feval : int
+        Evaluations of the criterion (LMMs: of the profiled criterion; GLMMs: of the
+        Laplace or AGQ deviance in the engine's final stage).
     """
+
+    beta: np.ndarray
+    se: np.ndarray
+    varcorr: dict[str, float]
+    theta: np.ndarray
+    feval: int
+
+
+class _ZeroWeightCriterion:
+    """The profiled criterion of an LMM fitted to the rows where ``keep`` is True, with the
+    others given weight 0 (the layout of Z, and so the Gram blocks, stay those of the full
+    design).
+
+    A level left without rows has a zero block in Z'WZ: its block of
+    Lambda' Z'WZ Lambda + I is the identity, adding 0 to log|L_theta|^2 and nothing to
+    r^2(theta), so the criterion equals that of the model refitted to the remaining rows with
+    the level dropped, once n counts the kept rows only. Evaluated by the compiled one-term
+    kernel where the model has one term (:class:`~hiermix.inference.criterion.LmmCriterion`).
+    """
+
+    def __init__(self, design: Design, keep: np.ndarray, REML: bool) -> None:
+        from ..covariance import lower_bounds
+        from ..pls.gram import build_gram
+        from .criterion import LmmCriterion
+
+        gram = build_gram(design, weights=design.weights * keep)
+        self.crit = LmmCriterion(replace(gram, n=int(np.count_nonzero(keep))))
+        self.REML = REML
+        self.lower = np.concatenate([lower_bounds(t.q) for t in design.reterms])
+        self._dev = self.crit.deviance_function(REML)
+
+    def __call__(self, theta: np.ndarray) -> float:
+        return float(self._dev(theta))
+
+
+def _lmm_refit(fit: Any, keep: np.ndarray) -> DeletedFit:
+    """BOBYQA from theta-hat with a small first step (``WARM_STEP``) and lme4's boundary
+    restart; beta, sigma and the standard errors from the factor at the optimum. No
+    derivative checks, no result object: the influence measures need none of them."""
+    from ..frequentist.lmm import restart_edge
+    from ..frequentist.optimizer import bobyqa
+
+    design = fit.design
+    X = design.X[keep]
+    if X.shape[1] and np.linalg.matrix_rank(X) < X.shape[1]:
+        raise ModelError("without these rows the fixed-effects matrix is rank deficient: "
+                         "a fixed effect is informed by the dropped rows only")
+    obj = _ZeroWeightCriterion(design, keep, fit.REML)
+    theta0 = np.asarray(fit.theta, dtype=float)
+    step = np.maximum(WARM_STEP * np.abs(theta0), WARM_STEP_MIN)
+    # restart_edge reads the objective's lower bounds and calls it: all this one has
+    opt = restart_edge(cast(Any, obj),
+                       bobyqa(obj, theta0, obj.lower, xtol_abs=REFIT_XTOL_ABS,
+                              ftol_abs=REFIT_FTOL_ABS, initial_step=step))
+    crit, theta = obj.crit, opt.final
+    _, _, r2, factor = crit.parts(theta)
+    if factor is None:
+        raise ModelError("the refit without these rows has no positive definite factor")
+    g = crit.gram
+    p, mz = g.p, g.m_z
+    sigma = float(np.sqrt(r2 / (g.n - p if fit.REML else g.n)))
+    LR = factor if isinstance(factor, np.ndarray) else factor.LR
+    # V_(-j) = sigma^2 (R_X' R_X)^{-1}: its diagonal is sigma^2 times the squared column
+    # norms of R_X^{-1}, R_X = L_R[m_z:m_z + p, m_z:m_z + p] lower triangular
+    RXinv = sla.solve_triangular(LR[mz:mz + p, mz:mz + p], np.eye(p), lower=True)
+    se = sigma * np.sqrt(np.einsum("ij,ij->j", RXinv, RXinv))
+    return DeletedFit(beta=np.asarray(crit.beta(factor), dtype=float), se=se,
+                      varcorr=_varcorr_values(design.reterms, theta, sigma, sigma=sigma),
+                      theta=theta, feval=opt.feval)
+
+
+def _glmm_refit(fit: Any, keep: np.ndarray) -> DeletedFit:
+    """:func:`~hiermix.frequentist.glmm.fit_glmm` on the remaining rows from (theta-hat,
+    beta-hat, phi-hat), with its Hessian, from which the standard errors come."""
+    from ..frequentist.glmm import fit_glmm
+
     design = drop_rows(fit.design, keep)
+    start = {"theta": fit.theta, "beta": fit.beta}
+    if fit.family.has_dispersion:
+        start["phi"] = fit.phi
     with warnings.catch_warnings():
-        # A refit's convergence messages belong to the refit; they are recorded on it.
+        # A refit's convergence messages belong to the refit, which is not kept.
         warnings.simplefilter("ignore")
-        if _is_glmm(fit):
-            from ..frequentist.glmm import fit_glmm
+        sub = fit_glmm(design, nAGQ=fit.nAGQ, start=start, lme4_compat=fit.lme4_compat,
+                       blas_threads=None)
+    phi = float(sub.phi) if fit.family.has_dispersion else None
+    return DeletedFit(beta=np.asarray(sub.beta, dtype=float),
+                      se=np.asarray(sub.fixef_se, dtype=float),
+                      varcorr=_varcorr_values(design.reterms, np.asarray(sub.theta), 1.0,
+                                              phi=phi),
+                      theta=np.asarray(sub.theta, dtype=float), feval=sub.optsummary.feval)
 
-            start = {"theta": fit.theta, "beta": fit.beta}
-            if fit.family.has_dispersion:
-                start["phi"] = fit.phi
-            return fit_glmm(design, nAGQ=fit.nAGQ, start=start, lme4_compat=fit.lme4_compat,
-                            blas_threads=None)
-        from ..frequentist.checks import is_singular
-        from ..frequentist.lmm import LmmObjective, restart_edge
-        from ..frequentist.optimizer import bobyqa
-        from ..frequentist.result import LmerResult
 
-        obj = LmmObjective(design, fit.REML)
-        theta0 = np.asarray(fit.theta, dtype=float)
-        step = np.maximum(WARM_STEP * np.abs(theta0), WARM_STEP_MIN)
-        opt = restart_edge(obj, bobyqa(obj, theta0, obj.lower, xtol_abs=REFIT_XTOL_ABS,
-                                        ftol_abs=REFIT_FTOL_ABS, initial_step=step))
-        return LmerResult.from_factor(obj, obj.factor(opt.final), opt,
-                                      is_singular(opt.final, obj.lower))
+def refit_without(fit: Any, keep: np.ndarray) -> DeletedFit:
+    """The fit's model refitted to the rows where ``keep`` (n,) is True, warm-started from
+    ``fit``: what the influence measures read of it.
+
+    LMMs: the profiled criterion with the dropped rows at weight 0 (no new design, the Gram
+    blocks rebuilt once), BOBYQA from theta-hat with a small first step (``WARM_STEP``) and
+    lme4's boundary restart. GLMMs: :func:`~hiermix.frequentist.glmm.fit_glmm` on the
+    remaining rows from (theta-hat, beta-hat, phi-hat).
+
+    Raises
+    ------
+    ModelError
+        The remaining X is rank deficient.
+    """
+    keep = np.asarray(keep, dtype=bool)
+    if _is_glmm(fit):
+        return _glmm_refit(fit, keep)
+    return _lmm_refit(fit, keep)
 
 
 def _grouping_term(fit: Any, group: str | None) -> Any:
@@ -141,13 +238,15 @@ def _grouping_term(fit: Any, group: str | None) -> Any:
     raise ModelError(f"unknown grouping factor {group!r}; the model's are {', '.join(known)}")
 
 
-def _varcorr_values(fit: Any) -> dict[str, float]:
+def _varcorr_values(terms: Any, theta: np.ndarray, scale: float, sigma: float | None = None,
+                   phi: float | None = None) -> dict[str, float]:
     """SDs, correlations and sigma (LMM) or phi (GLMM with a dispersion) by label, from
-    Sigma_k = s^2 Lambda_k Lambda_k' (s = ``fit.re_scale``), as ``varcorr`` has them."""
+    Sigma_k = s^2 Lambda_k Lambda_k' (s = ``scale``: sigma for LMMs, 1 for GLMMs), as
+    ``varcorr`` has them."""
     out: dict[str, float] = {}
     start = 0
-    for t in fit.design.reterms:
-        cov = cov_from_theta(fit.theta[start:start + t.n_theta], t.q, fit.re_scale)
+    for t in terms:
+        cov = cov_from_theta(theta[start:start + t.n_theta], t.q, scale)
         start += t.n_theta
         sd = np.sqrt(np.diag(cov))
         for j, c in enumerate(t.cnames):
@@ -156,11 +255,32 @@ def _varcorr_values(fit: Any) -> dict[str, float]:
             i, j = t.cnames.index(a), t.cnames.index(b)
             den = sd[i] * sd[j]
             out[cor_label(t.label, a, b)] = float(cov[i, j] / den) if den > 0 else 0.0
-    if not _is_glmm(fit):
-        out["sigma"] = float(fit.sigma)
-    elif fit.family.has_dispersion:
-        out["phi"] = float(fit.phi)
+    if sigma is not None:
+        out["sigma"] = float(sigma)
+    if phi is not None:
+        out["phi"] = float(phi)
     return out
+
+
+def _fit_varcorr(fit: Any) -> dict[str, float]:
+    if not _is_glmm(fit):
+        return _varcorr_values(fit.design.reterms, np.asarray(fit.theta), fit.sigma,
+                               sigma=fit.sigma)
+    phi = float(fit.phi) if fit.family.has_dispersion else None
+    return _varcorr_values(fit.design.reterms, np.asarray(fit.theta), 1.0, phi=phi)
+
+
+@functools.cache
+def _controller() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _blas_single_thread() -> contextlib.AbstractContextManager[Any]:
+    """One BLAS thread while refitting: the refits' matrices are small, and threads contend
+    (inspecting the loaded libraries once, not at every call, as the engine does)."""
+    return _controller().limit(limits=1, user_api="blas")
 
 
 def group_influence(fit: Any, group: str | None = None, n_jobs: int = 1) -> pd.DataFrame:
@@ -172,8 +292,9 @@ def group_influence(fit: Any, group: str | None = None, n_jobs: int = 1) -> pd.D
     group : str or None
         A grouping factor (``"Subject"``) or term label; the first term's when None.
     n_jobs : int
-        Refits run at once (threads). The fits hold the GIL for much of their time: expect
-        gains from 2 to 4 at most.
+        Refits run at once (threads). The compiled criterion of a one-term LMM releases the
+        GIL; the other refits hold it for much of their time: expect gains from 2 to 4 at
+        most.
 
     Returns
     -------
@@ -181,8 +302,6 @@ def group_influence(fit: Any, group: str | None = None, n_jobs: int = 1) -> pd.D
     ``dfbeta_<coef>`` and ``dfbetas_<coef>`` per fixed effect, and ``delta_<label>`` per
     variance component.
     """
-    from threadpoolctl import threadpool_limits
-
     term = _grouping_term(fit, group)
     if n_jobs < 1:
         raise ModelError(f"n_jobs must be at least 1; got {n_jobs}")
@@ -190,12 +309,12 @@ def group_influence(fit: Any, group: str | None = None, n_jobs: int = 1) -> pd.D
     p = len(names)
     beta = np.asarray(fit.beta, dtype=float)
     Vinv = np.linalg.pinv(np.asarray(fit.vcov, dtype=float))
-    vc_full = _varcorr_values(fit)
+    vc_full = _fit_varcorr(fit)
 
-    def one(j: int) -> Any:
+    def one(j: int) -> DeletedFit:
         return refit_without(fit, term.codes != j)
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_single_thread():
         if n_jobs == 1:
             fits = [one(j) for j in range(term.nlevels)]
         else:
@@ -203,13 +322,12 @@ def group_influence(fit: Any, group: str | None = None, n_jobs: int = 1) -> pd.D
                 fits = list(pool.map(one, range(term.nlevels)))
     rows = []
     for sub in fits:
-        d = beta - np.asarray(sub.beta, dtype=float)
-        se = np.asarray(sub.fixef_se, dtype=float)
+        d = beta - sub.beta
+        se = sub.se
         row: dict[str, float] = {"cooks_distance": float(d @ Vinv @ d) / p if p else np.nan}
         row.update({f"dfbeta_{n}": float(d[i]) for i, n in enumerate(names)})
         row.update({f"dfbetas_{n}": float(d[i] / se[i]) for i, n in enumerate(names)})
-        vc = _varcorr_values(sub)
-        row.update({f"delta_{k}": v - vc.get(k, np.nan) for k, v in vc_full.items()})
+        row.update({f"delta_{k}": v - sub.varcorr.get(k, np.nan) for k, v in vc_full.items()})
         rows.append(row)
     return pd.DataFrame(rows, index=pd.Index(list(term.levels), name=term.group))
 

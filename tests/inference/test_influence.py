@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from catalogue import load_data
 
 import hiermix
 from hiermix.datasets import load
@@ -51,10 +52,10 @@ def _check_against_refits(fit, inf, refits) -> None:
                                    rtol=1e-6)
 
 
-def _tight_lmer(data: pd.DataFrame):
+def _tight_lmer(data: pd.DataFrame, formula: str = SLEEP):
     """A direct fit from lme4's start, converged to ftol_abs 1e-14 (lme4's 1e-8 leaves the
     standard errors uncertain in the fifth digit)."""
-    obj = LmmObjective(hiermix.Model(SLEEP, data).design, REML=True)
+    obj = LmmObjective(hiermix.Model(formula, data).design, REML=True)
     opt = bobyqa(obj, obj.start, obj.lower, xtol_abs=1e-12, ftol_abs=1e-14)
     return LmerResult.from_factor(obj, obj.factor(opt.final), opt, False)
 
@@ -81,6 +82,20 @@ def test_sleepstudy_equals_direct_refits() -> None:
         np.testing.assert_allclose(fit.sigma - inf.loc[lv, "delta_sigma"], ref.sigma, rtol=1e-5)
     # threads give the same numbers
     pd.testing.assert_frame_equal(fit.influence(group="Subject", n_jobs=2), inf)
+
+
+def test_nested_second_term_equals_direct_refits() -> None:
+    """Deleting a batch of Pastes (the second term of ``(1 | batch/cask)``) empties three
+    levels of batch:cask: the refit keeps them at weight 0, the reference drops them."""
+    data = load_data("Pastes")
+    formula = "strength ~ 1 + (1 | batch/cask)"
+    fit = hiermix.lmer(formula, data)
+    inf = fit.influence(group="batch")
+    assert inf.index.name == "batch" and len(inf) == 10
+    refits = {lv: _tight_lmer(_without(data, "batch", lv), formula) for lv in ["A", "E", "J"]}
+    _check_against_refits(fit, inf, refits)
+    for lv, ref in refits.items():
+        np.testing.assert_allclose(fit.sigma - inf.loc[lv, "delta_sigma"], ref.sigma, rtol=1e-5)
 
 
 def test_cbpp_glmm_equals_direct_refits() -> None:

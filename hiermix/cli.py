@@ -218,16 +218,14 @@ def run_compare(args: argparse.Namespace) -> int:
 
     cmp = compare(fit, post, ci=args.ci, ml_interval=args.ml_interval, seed=args.seed)
     print_tables(cmp)
-    extra = None
+    sections = []
     if args.sensitivity:
         from .sensitivity.command import compare_section
 
-        extra = compare_section(fit, post)
+        sections.append(compare_section(fit, post))
 
     def fill(folder: Path) -> None:
-        fill_report(cmp, folder, data_path=args.data)
-        if extra is not None:
-            extra(folder)
+        fill_report(cmp, folder, data_path=args.data, sections=sections)
 
     out = dest.write(fill)
     print(f"\nreport written to {out / 'report.html'} "

@@ -53,7 +53,8 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Model, "sample", boom)
 
 
-def _fake_report(cmp: Any, folder: Path, data_path: str | None = None) -> None:
+def _fake_report(cmp: Any, folder: Path, data_path: str | None = None,
+                 sections: Any = ()) -> None:
     """A report of the real layout (files and a nested folder) whose content follows ci."""
     (folder / "report.html").write_text(f"<p>ci {cmp.ci}</p>")
     cmp.fixef.to_csv(folder / "fixef.csv")
@@ -311,7 +312,8 @@ def test_interrupted_run_leaves_the_old_report(tmp_path: Path, quick: None,
 
     report = importlib.import_module("hiermix.compare.report")
 
-    def interrupted(cmp: Any, folder: Path, data_path: str | None = None) -> None:
+    def interrupted(cmp: Any, folder: Path, data_path: str | None = None,
+                    sections: Any = ()) -> None:
         _fake_report(cmp, folder, data_path)
         raise KeyboardInterrupt
 
@@ -374,7 +376,8 @@ def test_a_file_added_during_the_run_is_kept(tmp_path: Path, quick: None,
     assert _run(out) == 0
     report = importlib.import_module("hiermix.compare.report")
 
-    def meanwhile(cmp: Any, folder: Path, data_path: str | None = None) -> None:
+    def meanwhile(cmp: Any, folder: Path, data_path: str | None = None,
+                  sections: Any = ()) -> None:
         _fake_report(cmp, folder, data_path)
         (out / "notes.txt").write_text("written while hiermix ran")
 

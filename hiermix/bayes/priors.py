@@ -105,6 +105,41 @@ class Prior:
         raise NotImplementedError
 
 
+def _shape(shape: tuple[int, ...] | None, dims: Any) -> tuple[int, ...] | None:
+    """The variable's shape: ``shape``, or else the lengths of ``dims`` in the current PyMC
+    model's coordinates; None when neither tells."""
+    if shape is not None:
+        return tuple(shape)
+    if dims is None:
+        return None
+    import pymc as pm
+
+    coords = pm.Model.get_context().coords
+    names = (dims,) if isinstance(dims, str) else tuple(dims)
+    if any(coords.get(d) is None for d in names):
+        return None
+    return tuple(len(coords[d]) for d in names)
+
+
+def _params(shape: tuple[int, ...] | None, *values: Any) -> list[np.ndarray]:
+    """A prior's parameters as float64 arrays of the variable's shape (when known).
+
+    The compiled log density is cached by the structure of its graph, parameter values
+    lifted out (:mod:`hiermix.bayes.nutpie_backend`). PyTensor types a Python float that
+    float32 represents exactly (1.0, 50.0) as float32 and an integer as int8, and a scalar
+    parameter and a per-coefficient vector are graphs of different shapes: giving PyMC
+    float64 arrays of one shape makes two priors of one family, whatever their values, one
+    structure, so that a prior sweep compiles once.
+    """
+    out = []
+    for v in values:
+        a = np.asarray(v, dtype=np.float64)
+        if shape:
+            a = np.broadcast_to(a, shape).copy()
+        out.append(a)
+    return out
+
+
 def _fmt(v: Any) -> str:
     a = np.atleast_1d(np.asarray(v, dtype=float))
     if a.size == 1:
@@ -122,12 +157,14 @@ class Normal(Prior):
     def rv(self, name: str, dims: Any = None, shape: tuple[int, ...] | None = None) -> Any:
         import pymc as pm
 
-        return pm.Normal(name, mu=self.mu, sigma=self.sigma, dims=dims, shape=shape)
+        mu, sigma = _params(_shape(shape, dims), self.mu, self.sigma)
+        return pm.Normal(name, mu=mu, sigma=sigma, dims=dims, shape=shape)
 
     def dist(self, shape: tuple[int, ...] = ()) -> Any:
         import pymc as pm
 
-        return pm.Normal.dist(mu=self.mu, sigma=self.sigma, shape=shape)
+        mu, sigma = _params(shape, self.mu, self.sigma)
+        return pm.Normal.dist(mu=mu, sigma=sigma, shape=shape)
 
     def scaled(self, factor: Array | float) -> Prior:
         return Normal(self.mu, np.asarray(self.sigma) * factor)
@@ -147,13 +184,14 @@ class StudentT(Prior):
     def rv(self, name: str, dims: Any = None, shape: tuple[int, ...] | None = None) -> Any:
         import pymc as pm
 
-        return pm.StudentT(name, nu=self.nu, mu=self.mu, sigma=self.sigma, dims=dims,
-                           shape=shape)
+        nu, mu, sigma = _params(_shape(shape, dims), self.nu, self.mu, self.sigma)
+        return pm.StudentT(name, nu=nu, mu=mu, sigma=sigma, dims=dims, shape=shape)
 
     def dist(self, shape: tuple[int, ...] = ()) -> Any:
         import pymc as pm
 
-        return pm.StudentT.dist(nu=self.nu, mu=self.mu, sigma=self.sigma, shape=shape)
+        nu, mu, sigma = _params(shape, self.nu, self.mu, self.sigma)
+        return pm.StudentT.dist(nu=nu, mu=mu, sigma=sigma, shape=shape)
 
     def scaled(self, factor: Array | float) -> Prior:
         return StudentT(self.nu, self.mu, np.asarray(self.sigma) * factor)
@@ -192,12 +230,14 @@ class HalfNormal(Prior):
     def rv(self, name: str, dims: Any = None, shape: tuple[int, ...] | None = None) -> Any:
         import pymc as pm
 
-        return pm.HalfNormal(name, sigma=self.sigma, dims=dims, shape=shape)
+        (sigma,) = _params(_shape(shape, dims), self.sigma)
+        return pm.HalfNormal(name, sigma=sigma, dims=dims, shape=shape)
 
     def dist(self, shape: tuple[int, ...] = ()) -> Any:
         import pymc as pm
 
-        return pm.HalfNormal.dist(sigma=self.sigma, shape=shape)
+        (sigma,) = _params(shape, self.sigma)
+        return pm.HalfNormal.dist(sigma=sigma, shape=shape)
 
     def scaled(self, factor: Array | float) -> Prior:
         return HalfNormal(np.asarray(self.sigma) * factor)
@@ -217,15 +257,17 @@ class HalfStudentT(Prior):
     def rv(self, name: str, dims: Any = None, shape: tuple[int, ...] | None = None) -> Any:
         import pymc as pm
 
-        return pm.HalfStudentT(name, nu=self.nu, sigma=self.sigma, dims=dims, shape=shape)
+        nu, sigma = _params(_shape(shape, dims), self.nu, self.sigma)
+        return pm.HalfStudentT(name, nu=nu, sigma=sigma, dims=dims, shape=shape)
 
     def dist(self, shape: tuple[int, ...] = ()) -> Any:
         import pymc as pm
 
-        # nu is broadcast to sigma's shape by hand: nutpie's numba backend fails to find an
-        # initial point for a scalar nu with a vector sigma inside pm.LKJCholeskyCov.
-        nu = np.broadcast_to(np.asarray(self.nu, dtype=float), np.shape(self.sigma)).copy()
-        return pm.HalfStudentT.dist(nu=nu, sigma=self.sigma, shape=shape)
+        # nu is broadcast to the shape by hand (as every parameter, _params): nutpie's numba
+        # backend fails to find an initial point for a scalar nu with a vector sigma inside
+        # pm.LKJCholeskyCov.
+        nu, sigma = _params(shape or np.shape(self.sigma), self.nu, self.sigma)
+        return pm.HalfStudentT.dist(nu=nu, sigma=sigma, shape=shape)
 
     def scaled(self, factor: Array | float) -> Prior:
         return HalfStudentT(self.nu, np.asarray(self.sigma) * factor)
@@ -244,12 +286,14 @@ class Exponential(Prior):
     def rv(self, name: str, dims: Any = None, shape: tuple[int, ...] | None = None) -> Any:
         import pymc as pm
 
-        return pm.Exponential(name, lam=self.lam, dims=dims, shape=shape)
+        (lam,) = _params(_shape(shape, dims), self.lam)
+        return pm.Exponential(name, lam=lam, dims=dims, shape=shape)
 
     def dist(self, shape: tuple[int, ...] = ()) -> Any:
         import pymc as pm
 
-        return pm.Exponential.dist(lam=self.lam, shape=shape)
+        (lam,) = _params(shape, self.lam)
+        return pm.Exponential.dist(lam=lam, shape=shape)
 
     def scaled(self, factor: Array | float) -> Prior:
         return Exponential(np.asarray(self.lam) / factor)
@@ -297,6 +341,11 @@ class LKJ(Prior):
     """LKJ(eta) on a correlation matrix: eta = 1 is uniform, eta > 1 shrinks towards 0."""
 
     eta: float = 1.0
+
+    def __post_init__(self) -> None:
+        # a float64 scalar, whatever was written (2 or 2.0): PyTensor would type 2.0 as
+        # float32 and 1.3 as float64, two graph structures for one family (see _params)
+        object.__setattr__(self, "eta", np.float64(self.eta))
 
     def scaled(self, factor: Array | float) -> Prior:
         return self

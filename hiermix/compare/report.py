@@ -12,7 +12,9 @@
                            ``overwrite=True`` replaces only what hiermix wrote
 
 Numbers are shown with a fixed number of decimals per column, chosen from the column's scale
-(see :func:`decimals`); the CSV files keep full precision.
+(see :func:`decimals`); the CSV files keep full precision. Later stages add their own sections
+to the page as :class:`ReportSection` objects (``sections=``), which the page places and lists
+in its navigation; ``hiermix compare --sensitivity`` adds one after the diagnostics.
 """
 
 from __future__ import annotations
@@ -20,14 +22,17 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..errors import CompareError
 from .tables import varcorr_label
 
 #: The variance components' ML interval (``compare(..., ml_interval=)``): column head and note.
@@ -330,13 +335,70 @@ _SECTIONS = (("verdict", "Verdict"), ("data", "Data"), ("fixef", "Fixed effects"
              ("mlfit", "ML fit"), ("priors", "Priors"), ("software", "Software"))
 
 
+@dataclass(frozen=True)
+class ReportSection:
+    """A section that a later stage (sensitivity, ...) adds to the report page.
+
+    The page renders it as ``<section id="{key}"><h2>{title}</h2>{body}</section>`` after the
+    section ``after`` (a built-in one, :data:`_SECTIONS`, or an extra given earlier), and
+    lists it in the page's navigation in that place.
+
+    Attributes
+    ----------
+    key : str
+        The anchor: letters, digits, ``-`` and ``_``; not a built-in section's.
+    title : str
+        The heading (plain text).
+    body : str
+        HTML of the section below its heading.
+    after : str
+        The key of the section it follows.
+    nav : str or None
+        The navigation link's text; the title when None.
+    """
+
+    key: str
+    title: str
+    body: str
+    after: str = "diagnostics"
+    nav: str | None = None
+
+
+def _ordered(extra: Sequence[ReportSection]) -> list[tuple[str, str]]:
+    """(key, nav text) of every section in page order, built-in and extra.
+
+    Raises
+    ------
+    CompareError
+        An extra section's key is malformed or taken, or it follows an unknown section.
+    """
+    order = [k for k, _ in _SECTIONS]
+    names = dict(_SECTIONS)
+    for sec in extra:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", sec.key) or sec.key in names:
+            raise CompareError(f"report section key {sec.key!r} is not a free anchor name "
+                               f"(letters, digits, - and _, none of {', '.join(names)})")
+        if sec.after not in names:
+            raise CompareError(f"report section {sec.key!r} follows {sec.after!r}, which the "
+                               f"report does not have; known: {', '.join(names)}")
+        # after the anchor and after any extras already placed behind it
+        at = order.index(sec.after) + 1
+        while at < len(order) and order[at] not in dict(_SECTIONS):
+            at += 1
+        order.insert(at, sec.key)
+        names[sec.key] = sec.nav or sec.title
+    return [(k, names[k]) for k in order]
+
+
 def write_report(cmp: Any, out: str | Path, data_path: str | None = None,
-                 overwrite: bool = False) -> Path:
+                 overwrite: bool = False, sections: Sequence[ReportSection] = ()) -> Path:
     """Write the report directory (see the module docstring) and return its path.
 
     ``out`` must not exist or be empty; with ``overwrite=True`` it may also hold a previous
-    hiermix report, which is replaced whole. The folder is filled beside ``out`` and renamed
-    into place (:class:`~hiermix.compare.destination.ReportDestination`).
+    hiermix report, which is replaced whole. ``sections`` are extra sections of the page
+    (:class:`ReportSection`), such as the sensitivity section of
+    :func:`hiermix.sensitivity.command.compare_section`. The folder is filled beside ``out``
+    and renamed into place (:class:`~hiermix.compare.destination.ReportDestination`).
 
     Raises
     ------
@@ -349,11 +411,14 @@ def write_report(cmp: Any, out: str | Path, data_path: str | None = None,
 
     protect: list[str | Path | None] = [data_path, types_path(data_path)] if data_path else []
     dest = ReportDestination.check(out, overwrite=overwrite, protect=protect)
-    return Path(dest.write(lambda folder: fill_report(cmp, folder, data_path)))
+    _ordered(sections)  # a bad section fails before anything is written
+    return Path(dest.write(lambda folder: fill_report(cmp, folder, data_path, sections)))
 
 
-def fill_report(cmp: Any, out: Path, data_path: str | None = None) -> None:
-    """Write the report's files into the existing, empty folder ``out``."""
+def fill_report(cmp: Any, out: Path, data_path: str | None = None,
+                sections: Sequence[ReportSection] = ()) -> None:
+    """Write the report's files into the existing, empty folder ``out``; ``sections`` are
+    extra sections of the page (:class:`ReportSection`)."""
     cmp.fixef.to_csv(out / "fixef.csv")
     cmp.varcorr.to_csv(out / "varcorr.csv", index=False)
     cmp.ranef.to_csv(out / "ranef.csv", index=False)
@@ -364,12 +429,15 @@ def fill_report(cmp: Any, out: Path, data_path: str | None = None) -> None:
         fig = draw(out / f"{name}.png")
         plt.close(fig)
     stored = _save_datatree(cmp.post.datatree, out)
-    (out / "report.html").write_text(report_html(cmp, out, data_path, stored), encoding="utf-8")
+    (out / "report.html").write_text(report_html(cmp, out, data_path, stored, sections),
+                                     encoding="utf-8")
 
 
 def report_html(cmp: Any, figures: Path, data_path: str | None = None,
-                stored: str = "posterior.zarr") -> str:
-    """The report page; ``figures`` is the folder holding forest.png, varcorr.png, ranef.png."""
+                stored: str = "posterior.zarr", sections: Sequence[ReportSection] = ()) -> str:
+    """The report page; ``figures`` is the folder holding forest.png, varcorr.png, ranef.png;
+    ``sections`` are extra sections (:class:`ReportSection`), placed and listed in the
+    navigation where each asks."""
     from .checks import sampler_checks
 
     fit, post, design = cmp.fit, cmp.post, cmp.fit.design
@@ -388,32 +456,24 @@ def report_html(cmp: Any, figures: Path, data_path: str | None = None,
     vc, vc_mc = varcorr_frames(cmp)
     shown = min(len(cmp.ranef), RANEF_SHOWN)
     formula = design.spec.formula or str(design.spec)
-    nav = " ".join(f'<a href="#{k}">{html.escape(v)}</a>' for k, v in _SECTIONS)
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>hiermix: {html.escape(formula)}</title>
-<style>{_CSS}</style></head><body>
-<h1>Maximum likelihood and posterior, side by side</h1>
-<p><code>{html.escape(formula)}</code> &middot; {html.escape(design.family.name)} &middot;
-{design.nobs} observations &middot; intervals at {ci}</p>
-<nav>{nav}</nav>
-<section id="verdict"><h2>Verdict</h2>{_verdict_html(cmp, checks)}</section>
-<h2 id="data">Data</h2>{_pairs_html(data_rows(design, data_path))}
-<h2 id="fixef">Fixed effects</h2>
+    blocks = {
+        "verdict": f'<section id="verdict"><h2>Verdict</h2>{_verdict_html(cmp, checks)}'
+                   "</section>",
+        "data": f'<h2 id="data">Data</h2>{_pairs_html(data_rows(design, data_path))}',
+        "fixef": f"""<h2 id="fixef">Fixed effects</h2>
 {_table_html(fe)}
 <p class="note">ML intervals are Wald intervals (estimate &plusmn; z &middot; SE); posterior
 intervals are equal-tailed. Posterior columns summarise the draws; <code>std_diff</code> =
 (ML &minus; posterior mean) / posterior SD.</p>
-{_table_html(fe_mc, "Monte Carlo precision of the posterior summaries")}
-<h2 id="varcorr">Variance components</h2>
+{_table_html(fe_mc, "Monte Carlo precision of the posterior summaries")}""",
+        "varcorr": f"""<h2 id="varcorr">Variance components</h2>
 {_table_html(vc)}
 <p class="note">{_INTERVAL_NOTES.get(cmp.ml_interval, "")} ML SE is the delta-method SE on the
 natural scale. "(boundary)" marks an estimate on the boundary of the parameter space (a
 singular fit). The posterior median is shown because SD posteriors are
 skewed: it lies closer to the ML estimate than the mean.</p>
-{_table_html(vc_mc, "Monte Carlo precision of the posterior summaries")}
-<h2 id="figures">Figures</h2>
+{_table_html(vc_mc, "Monte Carlo precision of the posterior summaries")}""",
+        "figures": f"""<h2 id="figures">Figures</h2>
 <figure>{_img(figures / "forest.png", "forest plot")}<figcaption>Every parameter on its
 own axis: ML estimate (circle) with its {ci} interval ({vc_how}), posterior mean (square, the
 summary the tables use) with its {ci} equal-tailed interval; for SDs and correlations a tick
@@ -423,19 +483,35 @@ density of each variance component (shaded red) with its mean (dotted), its prio
 the ML estimate (blue line) and the ML {ci} {vc_head} interval (blue band).</figcaption></figure>
 <figure>{_img(figures / "ranef.png", "random effects")}<figcaption>Each level's conditional
 mode (ML, horizontal, bars &plusmn; z conditional SD) against its posterior mean (vertical,
-bars the {ci} posterior interval). Points on the dashed line agree.</figcaption></figure>
-<h2 id="ranef">Random effects</h2>
+bars the {ci} posterior interval). Points on the dashed line agree.</figcaption></figure>""",
+        "ranef": f"""<h2 id="ranef">Random effects</h2>
 <p>{html.escape(_ranef_title(cmp, shown))}. Shrinkage is the fraction of the population
 variance left after seeing the level's data (1: nothing learned; 0: no pooling).</p>
-{_table_html(ranef_frame(cmp), text_columns=2)}
-<h2 id="diagnostics">Diagnostics</h2>
-{_checks_html(cmp, checks)}
-<h2 id="mlfit">Maximum-likelihood fit</h2>{_pre(fit.summary() if hasattr(fit, "summary")
-                                               else str(fit))}
-<h2 id="priors">Priors and sampler settings</h2>{_pre(priors_text)}
+{_table_html(ranef_frame(cmp), text_columns=2)}""",
+        "diagnostics": f'<h2 id="diagnostics">Diagnostics</h2>\n{_checks_html(cmp, checks)}',
+        "mlfit": '<h2 id="mlfit">Maximum-likelihood fit</h2>'
+                 + _pre(fit.summary() if hasattr(fit, "summary") else str(fit)),
+        "priors": f"""<h2 id="priors">Priors and sampler settings</h2>{_pre(priors_text)}
 {_pairs_html(sampler) if sampler else ""}
 <p>Posterior stored as <code>{html.escape(stored)}</code>; the full tables are in
-<code>fixef.csv</code>, <code>varcorr.csv</code> and <code>ranef.csv</code>.</p>
-<h2 id="software">Software</h2>{_pairs_html(versions())}
+<code>fixef.csv</code>, <code>varcorr.csv</code> and <code>ranef.csv</code>.</p>""",
+        "software": f'<h2 id="software">Software</h2>{_pairs_html(versions())}',
+    }
+    for sec in sections:
+        blocks[sec.key] = (f'<section id="{sec.key}"><h2>{html.escape(sec.title)}</h2>\n'
+                           f"{sec.body}\n</section>")
+    order = _ordered(sections)
+    nav = " ".join(f'<a href="#{k}">{html.escape(v)}</a>' for k, v in order)
+    body = "\n".join(blocks[k] for k, _ in order)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>hiermix: {html.escape(formula)}</title>
+<style>{_CSS}</style></head><body>
+<h1>Maximum likelihood and posterior, side by side</h1>
+<p><code>{html.escape(formula)}</code> &middot; {html.escape(design.family.name)} &middot;
+{design.nobs} observations &middot; intervals at {ci}</p>
+<nav>{nav}</nav>
+{body}
 </body></html>
 """

@@ -14,7 +14,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..compare.report import ReportSection
 
 
 def add_parser(sub: Any, count: Callable[[int], Any], level: Callable[[str], float]) -> None:
@@ -77,15 +80,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def compare_section(fit: Any, post: Any) -> Callable[[Path], None]:
-    """For ``hiermix compare --sensitivity``: a function adding the "Sensitivity" section to
-    the report.html in a folder (run inside the report's staging folder)."""
-    from .report import add_section, sensitivity_section
+def compare_section(fit: Any, post: Any) -> ReportSection:
+    """For ``hiermix compare --sensitivity``: the "Sensitivity" section of the report (the
+    power-scaling table of ``post`` and the most influential groups of ``fit``)."""
+    from .report import sensitivity_section
 
     power = post.sensitivity()
     influence = fit.influence() if fit.design.reterms else None
-
-    def add(folder: Path) -> None:
-        add_section(folder / "report.html", sensitivity_section(power, influence))
-
-    return add
+    return sensitivity_section(power, influence)

@@ -1,7 +1,8 @@
 """Sensitivity in reports: the section of ``hiermix compare --sensitivity`` and the report
 folder of ``hiermix sensitivity``.
 
-``sensitivity_section(power, influence)`` is one HTML section: the power-scaling table
+``sensitivity_section(power, influence)`` is the "Sensitivity" section of the comparison
+report (a :class:`~hiermix.compare.report.ReportSection`): the power-scaling table
 (:func:`hiermix.sensitivity.sensitivity`) and the most influential groups
 (:func:`hiermix.inference.influence.group_influence`, by Cook's distance).
 ``fill_sensitivity_report(folder, ...)`` writes::
@@ -24,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..compare.report import ReportSection
 from .power_scaling import THRESHOLD
 
 TOP_GROUPS = 5
@@ -70,27 +72,19 @@ def _influence_note(k: int) -> str:
 
 
 def sensitivity_section(power: pd.DataFrame | None, influence: pd.DataFrame | None,
-                        k: int = TOP_GROUPS, threshold: float = THRESHOLD) -> str:
-    """The "Sensitivity" section of a comparison report (HTML)."""
-    parts = ['<section id="sensitivity"><h2>Sensitivity</h2>']
+                        k: int = TOP_GROUPS, threshold: float = THRESHOLD) -> ReportSection:
+    """The "Sensitivity" section of a comparison report, placed after its diagnostics."""
+    parts = []
     if power is not None:
-        parts += ["<h3>Prior and likelihood (power-scaling)</h3>", _table(power),
-                  _power_note(threshold)]
+        parts += ["<h3>Prior and likelihood (power-scaling)</h3>",
+                  f'<div class="scroll">{_table(power)}</div>', _power_note(threshold)]
     if influence is not None:
         parts += [f"<h3>The {k} most influential {html.escape(str(influence.index.name))} "
-                  "levels</h3>", _table(top_influential(influence, k), index=True),
-                  _influence_note(k)]
-    parts.append("</section>")
-    return "\n".join(parts)
-
-
-def add_section(report: Path, section: str) -> None:
-    """Insert ``section`` at the end of the body of the HTML file ``report`` (one that
-    hiermix has just written into its staging folder)."""
-    text = report.read_text(encoding="utf-8")
-    at = text.rfind("</body>")
-    text = text[:at] + section + "\n" + text[at:] if at >= 0 else text + section
-    report.write_text(text, encoding="utf-8")
+                  "levels</h3>",
+                  f'<div class="scroll">{_table(top_influential(influence, k), index=True)}'
+                  "</div>", _influence_note(k)]
+    return ReportSection(key="sensitivity", title="Sensitivity", body="\n".join(parts),
+                         after="diagnostics")
 
 
 def _img(path: Path) -> str:

@@ -22,6 +22,7 @@ from hiermix.bayes.priors import LKJ, Exponential, HalfNormal, HalfStudentT, res
 from hiermix.compare.checks import ebfmi, sampler_checks
 from hiermix.compare.plots import _prior_density
 from hiermix.compare.report import (
+    ReportSection,
     _ranef_title,
     decimals,
     fixef_frames,
@@ -32,6 +33,7 @@ from hiermix.compare.report import (
 )
 from hiermix.compare.tables import varcorr_label
 from hiermix.compare.verdict import verdict
+from hiermix.errors import CompareError
 from hiermix.frequentist.datatree import fit_datatree
 
 
@@ -210,3 +212,34 @@ def test_terminal_prints_the_verdict_first(cmp: Any, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert out.startswith("ML and the posterior agree on all 6 parameters")
     assert out.index("Variance components") > out.index("Fixed effects")
+
+
+def test_extra_sections_are_placed_and_listed(cmp: Any, tmp_path: Any) -> None:
+    extra = [ReportSection("sensitivity", "Sensitivity", "<p>first extra</p>"),
+             ReportSection("more", "More <checks>", "<p>second extra</p>", nav="More"),
+             ReportSection("top", "Top", "<p>after the verdict</p>", after="verdict")]
+    out = write_report(cmp, tmp_path / "rep", sections=extra)
+    page = (out / "report.html").read_text()
+    nav = re.search(r"<nav>(.*?)</nav>", page, re.S)
+    assert nav is not None
+    assert re.findall(r'href="#([^"]+)"', nav.group(1)) == [
+        "verdict", "top", "data", "fixef", "varcorr", "figures", "ranef", "diagnostics",
+        "sensitivity", "more", "mlfit", "priors", "software"]
+    assert ">More</a>" in nav.group(1)
+    heads = re.findall(r'<(?:h2|section) id="([^"]+)"', page)
+    assert heads == re.findall(r'href="#([^"]+)"', nav.group(1))
+    assert '<section id="more"><h2>More &lt;checks&gt;</h2>' in page
+    assert page.index("first extra") < page.index("second extra") < page.index('id="mlfit"')
+    assert page.rstrip().endswith("</body></html>")
+
+
+@pytest.mark.parametrize(("section", "match"), [
+    (ReportSection("fixef", "Again", ""), "not a free anchor"),
+    (ReportSection("a b", "Spaces", ""), "not a free anchor"),
+    (ReportSection("x", "X", "", after="nowhere"), "follows 'nowhere'"),
+])
+def test_bad_extra_sections_write_nothing(cmp: Any, tmp_path: Any, section: Any,
+                                          match: str) -> None:
+    with pytest.raises(CompareError, match=match):
+        write_report(cmp, tmp_path / "rep", sections=[section])
+    assert not (tmp_path / "rep").exists()

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import hiermix
-from hiermix.bayes import HalfNormal
+from hiermix.bayes import LKJ, Exponential, HalfNormal, HalfStudentT, Normal
 from hiermix.datasets import load
 from hiermix.errors import ModelError
 from hiermix.sensitivity.prior_sweep import ml_rows
@@ -103,3 +103,67 @@ def test_bad_sets(model) -> None:
         hiermix.prior_sweep(model, {"typo": {"sd_Subjet": HalfNormal(1.0)}})
     with pytest.raises(ModelError, match="other than 'ML'"):
         hiermix.prior_sweep(model, {"ML": None})
+
+
+# -- compile once -------------------------------------------------------------------------
+#: Prior sets of the default priors' families (Normal, HalfStudentT, LKJ, Exponential) with
+#: other parameters, written as users write them: integers, floats that float32 represents
+#: exactly (1.0, 50.0) and scalars where the defaults are per-coefficient vectors.
+SAME_FAMILIES = {
+    "default": None,
+    "weak": {"sd": HalfStudentT(3, 50.0), "coef": Normal(0, 100), "sigma": Exponential(0.01)},
+    "tight": {"sd_Subject": HalfStudentT(3, 1.0), "corr": LKJ(2), "intercept": Normal(250, 10),
+              "sigma": Exponential(1)},
+}
+
+
+def _constant_signature(built) -> list[tuple]:
+    """(dtype, shape, and the value of integers) of every constant of the log density: what
+    the compile cache's key sees of them (floats are lifted to inputs and keyed by type and
+    shape only; integers stay in the graph)."""
+    from pytensor.graph.traversal import ancestors
+    from pytensor.tensor.variable import TensorConstant
+
+    out = []
+    for c in ancestors([built.model.logp()]):
+        if isinstance(c, TensorConstant):
+            value = c.data.tolist() if c.dtype.startswith("int") else None
+            out.append((c.dtype, c.data.shape, repr(value)))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("builder", ["joint", "marginal"])
+def test_prior_parameters_do_not_change_the_graph_structure(model, builder) -> None:
+    """The constants of the log density have the same types and shapes under each set of
+    SAME_FAMILIES (before prior parameters were passed as float64 arrays of the variable's
+    shape, HalfStudentT(3, 1.0) put a float32 scalar where the default has a float64 (2,)
+    vector, and Normal(0, 100) an int8 mu)."""
+    if builder == "joint":
+        from hiermix.bayes.build import build_model
+    else:
+        from hiermix.bayes.marginal import build_model
+    sigs = [_constant_signature(build_model(model.design, pri))
+            for pri in SAME_FAMILIES.values()]
+    assert sigs[1] == sigs[0] and sigs[2] == sigs[0]
+
+
+@pytest.mark.slow
+def test_sweep_of_three_prior_sets_compiles_once(model) -> None:
+    """A sweep over SAME_FAMILIES compiles the log density once (nutpie backend's counter,
+    its cache emptied first); a set with another family for the SDs compiles once more."""
+    from hiermix.bayes import nutpie_backend as nb
+
+    nb._CACHE.clear()
+    fit = model.fit()
+    kw = {"draws": 10, "tune": 10, "chains": 1, "random_seed": 1, "fit": fit,
+          "interval": "wald", "sampler": "nutpie", "warn": False}
+    before = nb.COMPILATIONS
+    sw = hiermix.prior_sweep(model, SAME_FAMILIES, **kw)
+    assert nb.COMPILATIONS - before == 1
+    assert list(sw.posteriors) == list(SAME_FAMILIES)
+    tight = sw.posteriors["tight"].priors
+    assert tight.sd["Subject"] == HalfStudentT(3, 1.0) and tight.corr["Subject"] == LKJ(2.0)
+    before = nb.COMPILATIONS
+    hiermix.prior_sweep(model, {"halfnormal": {"sd": HalfNormal(1.0)},
+                                "halfnormal wide": {"sd": HalfNormal(30.0)}}, **kw)
+    assert nb.COMPILATIONS - before == 1

@@ -176,7 +176,7 @@ def print_tables(cmp: Any, file: Any = None) -> None:
         print(df.to_string(index=False), file=file)
 
 
-def _table_html(df: pd.DataFrame, caption: str = "", text_columns: int = 1,
+def table_html(df: pd.DataFrame, caption: str = "", text_columns: int = 1,
                 wrap: bool = False) -> str:
     """A table; its first ``text_columns`` columns hold words (left-aligned); ``wrap`` lets
     long cells break over lines."""
@@ -201,7 +201,7 @@ def _pairs_html(rows: Sequence[tuple[str, str]]) -> str:
 
 def tables_html(cmp: Any) -> str:
     """The tables as HTML (the notebook representation of a comparison)."""
-    return "\n".join(f"<h3>{html.escape(title)}</h3>{_table_html(df)}"
+    return "\n".join(f"<h3>{html.escape(title)}</h3>{table_html(df)}"
                      for title, df in _shown(cmp))
 
 
@@ -300,7 +300,7 @@ def _checks_html(cmp: Any, checks: Sequence[Any]) -> str:
             + "</ul>") if problems else "<p>The sampler raised no warning.</p>"
     opt = optimiser_rows(cmp.fit)
     opt_html = _pairs_html(opt) if opt else "<p>The fit carries no optimiser record.</p>"
-    table = _table_html(df, text_columns=4, wrap=True).replace(
+    table = table_html(df, text_columns=4, wrap=True).replace(
         '<td class="t">FAILED</td>', '<td class="t warn"><b>FAILED</b></td>')
     return (f"<h3>Sampler (NUTS)</h3>{table}{warn}"
             f"<h3>Optimiser (maximum likelihood)</h3>{opt_html}")
@@ -461,18 +461,18 @@ def report_html(cmp: Any, figures: Path, data_path: str | None = None,
                    "</section>",
         "data": f'<h2 id="data">Data</h2>{_pairs_html(data_rows(design, data_path))}',
         "fixef": f"""<h2 id="fixef">Fixed effects</h2>
-{_table_html(fe)}
+{table_html(fe)}
 <p class="note">ML intervals are Wald intervals (estimate &plusmn; z &middot; SE); posterior
 intervals are equal-tailed. Posterior columns summarise the draws; <code>std_diff</code> =
 (ML &minus; posterior mean) / posterior SD.</p>
-{_table_html(fe_mc, "Monte Carlo precision of the posterior summaries")}""",
+{table_html(fe_mc, "Monte Carlo precision of the posterior summaries")}""",
         "varcorr": f"""<h2 id="varcorr">Variance components</h2>
-{_table_html(vc)}
+{table_html(vc)}
 <p class="note">{_INTERVAL_NOTES.get(cmp.ml_interval, "")} ML SE is the delta-method SE on the
 natural scale. "(boundary)" marks an estimate on the boundary of the parameter space (a
 singular fit). The posterior median is shown because SD posteriors are
 skewed: it lies closer to the ML estimate than the mean.</p>
-{_table_html(vc_mc, "Monte Carlo precision of the posterior summaries")}""",
+{table_html(vc_mc, "Monte Carlo precision of the posterior summaries")}""",
         "figures": f"""<h2 id="figures">Figures</h2>
 <figure>{_img(figures / "forest.png", "forest plot")}<figcaption>Every parameter on its
 own axis: ML estimate (circle) with its {ci} interval ({vc_how}), posterior mean (square, the
@@ -487,7 +487,7 @@ bars the {ci} posterior interval). Points on the dashed line agree.</figcaption>
         "ranef": f"""<h2 id="ranef">Random effects</h2>
 <p>{html.escape(_ranef_title(cmp, shown))}. Shrinkage is the fraction of the population
 variance left after seeing the level's data (1: nothing learned; 0: no pooling).</p>
-{_table_html(ranef_frame(cmp), text_columns=2)}""",
+{table_html(ranef_frame(cmp), text_columns=2)}""",
         "diagnostics": f'<h2 id="diagnostics">Diagnostics</h2>\n{_checks_html(cmp, checks)}',
         "mlfit": '<h2 id="mlfit">Maximum-likelihood fit</h2>'
                  + _pre(fit.summary() if hasattr(fit, "summary") else str(fit)),

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..compare.report import ReportSection
+from ..compare.report import ReportSection, decimals, table_html
 from .power_scaling import THRESHOLD
 
 TOP_GROUPS = 5
@@ -66,9 +66,48 @@ def _power_note(threshold: float) -> str:
 def _influence_note(k: int) -> str:
     return (f"<p class=\"note\">The {k} groups whose deletion moves the fixed effects most "
             "(Cook's distance with the full fit's covariance, influence.ME's definition); "
-            "<code>dfbetas</code> columns are the changes in units of the refit's standard "
-            "errors, <code>delta_</code> columns the changes of the variance components "
-            "(full fit minus fit without the group).</p>")
+            "<code>dfbeta_</code> are the changes of the fixed effects (full fit minus fit "
+            "without the group), <code>dfbetas_</code> the same in units of the refit's "
+            "standard errors, <code>delta_</code> the changes of the variance components.</p>")
+
+
+def _fixed(x: Any, d: int) -> str:
+    return "" if x is None or x != x else f"{float(x):.{d}f}"
+
+
+def _power_frame(power: pd.DataFrame) -> pd.DataFrame:
+    """The power-scaling table as the comparison report prints tables: text left, the
+    sensitivities with three decimals (the threshold is 0.05)."""
+    out = pd.DataFrame({"param": power["param"].astype(str)})
+    for col in ("prior", "likelihood"):
+        if col in power.columns:
+            out[col] = [_fixed(v, 3) for v in power[col]]
+    if "diagnosis" in power.columns:
+        out["diagnosis"] = power["diagnosis"].astype(str)
+    return out
+
+
+def _flagged_note(power: pd.DataFrame, threshold: float) -> str:
+    if "diagnosis" not in power.columns:
+        return ""
+    flagged = power[power["diagnosis"] != "-"]
+    if flagged.empty:
+        return f"<p>No parameter is flagged: every prior sensitivity is below {threshold:g}.</p>"
+    items = "".join(f"<li><code>{html.escape(str(r.param))}</code>: "
+                    f"{html.escape(str(r.diagnosis))}</li>" for r in flagged.itertuples())
+    return f'<ul class="warn">{items}</ul>'
+
+
+def _influence_frame(influence: pd.DataFrame, k: int) -> pd.DataFrame:
+    """The ``k`` most influential levels as columns (the report reads at 800 px), one row per
+    measure, each with the decimals its values need."""
+    top = top_influential(influence, k)
+    rows: dict[str, list[str]] = {str(level): [] for level in top.index}
+    for col in top.columns:
+        d = decimals(top[col].to_numpy(dtype=float))
+        for level, v in zip(top.index, top[col], strict=True):
+            rows[str(level)].append(_fixed(v, d))
+    return pd.DataFrame({str(influence.index.name): list(top.columns), **rows})
 
 
 def sensitivity_section(power: pd.DataFrame | None, influence: pd.DataFrame | None,
@@ -77,12 +116,12 @@ def sensitivity_section(power: pd.DataFrame | None, influence: pd.DataFrame | No
     parts = []
     if power is not None:
         parts += ["<h3>Prior and likelihood (power-scaling)</h3>",
-                  f'<div class="scroll">{_table(power)}</div>', _power_note(threshold)]
+                  _flagged_note(power, threshold), table_html(_power_frame(power)),
+                  _power_note(threshold)]
     if influence is not None:
         parts += [f"<h3>The {k} most influential {html.escape(str(influence.index.name))} "
-                  "levels</h3>",
-                  f'<div class="scroll">{_table(top_influential(influence, k), index=True)}'
-                  "</div>", _influence_note(k)]
+                  "levels</h3>", table_html(_influence_frame(influence, k)),
+                  _influence_note(k)]
     return ReportSection(key="sensitivity", title="Sensitivity", body="\n".join(parts),
                          after="diagnostics")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 import hiermix as hm
@@ -121,6 +122,34 @@ def test_compare_with_sensitivity_section(tmp_path: Path, mocked_model_sample: N
     assert main(["compare", FORMULA, "--data", str(SLEEP), "--out", str(out),
                  "--sensitivity"]) == 0
     text = (out / "report.html").read_text()
-    assert '<section id="sensitivity">' in text
+    assert '<section id="sensitivity"><h2>Sensitivity</h2>' in text
     assert "The 5 most influential Subject levels" in text
+    # listed in the navigation, and placed, after the diagnostics
+    assert '<a href="#diagnostics">Diagnostics</a> <a href="#sensitivity">Sensitivity</a>' in text
+    assert text.index('id="diagnostics"') < text.index('id="sensitivity"') < text.index(
+        'id="mlfit"')
     assert text.rstrip().endswith("</html>")
+
+
+def test_sensitivity_section_tables() -> None:
+    """The section's tables as the comparison report prints them: sensitivities to three
+    decimals with the flagged parameters listed; the most influential levels as columns,
+    largest Cook's distance first, each measure with the decimals its values need."""
+    from hiermix.sensitivity.report import sensitivity_section
+
+    power = pd.DataFrame({"param": ["Days", "sd(Intercept|Subject)"],
+                          "prior": [0.0012, 0.2104], "likelihood": [0.0587, 0.1349],
+                          "diagnosis": ["-", "potential prior-data conflict"]})
+    infl = pd.DataFrame({"cooks_distance": [0.01, 0.5, 0.2], "dfbeta_Days": [0.1, -2.5, 1.25]},
+                        index=pd.Index(["a", "b", "c"], name="Subject"))
+    sec = sensitivity_section(power, infl, k=2)
+    assert (sec.key, sec.title, sec.after) == ("sensitivity", "Sensitivity", "diagnostics")
+    body = sec.body
+    assert ('<ul class="warn"><li><code>sd(Intercept|Subject)</code>: potential prior-data '
+            "conflict</li></ul>") in body
+    assert "<td>0.001</td><td>0.059</td>" in body and "<td>0.210</td><td>0.135</td>" in body
+    assert "<th class=\"t\">Subject</th><th>b</th><th>c</th></tr>" in body
+    assert '<td class="t">cooks_distance</td><td>0.500</td><td>0.200</td>' in body
+    assert '<td class="t">dfbeta_Days</td><td>-2.50</td><td>1.25</td>' in body
+    quiet = sensitivity_section(power.iloc[:1], None)
+    assert "No parameter is flagged" in quiet.body and "influential" not in quiet.body

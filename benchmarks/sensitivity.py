@@ -17,14 +17,17 @@ draws), the compile cache emptied first: the compilations of the log density
 (``hiermix.bayes.nutpie_backend.COMPILATIONS``) and the time of each set. The goal of
 issue 13: one compilation, not three.
 
-Measured (2-core machine shared with other jobs; load average in the last column)::
+Measured 2026-12-01 (2-core machine shared with other jobs; the load average beside each)::
 
-    influence()                     2.2x one fit (median of rounds 2.3x)   load 3.9
-      (was 9.1x, median 10.2x, at load 1.3 before the refits used the compiled criterion)
-    influence(n_jobs=2)             2.3x one fit (median of rounds 2.3x)   load 3.9
-    refits                          43 evaluations each (one fit: 43 + derivative checks)
-    prior sweep, 3 sets             1 compilation (was 2: 1.0 and 50.0 are float32 constants)
-                                    default 43 s (compiles), weak 4.1 s, tight 3.7 s  load 7.5
+    influence()            61.3 ms against 24.1 ms for one fit: 2.5x (median of 9 rounds
+                           2.5x), load 7.1; 777 evaluations, 43 per refit
+    influence(n_jobs=2)    2.5x (median 2.4x), same run
+      before the refits ran the compiled criterion on zero-weight Gram blocks (each refit a
+      new design, LmmObjective and LmerResult): 9.1x (median 10.2x) at load 1.3
+    prior sweep, 3 sets    1 compilation; default 35.4 s (compiles), weak 3.7 s, tight 3.3 s,
+                           load 8.5
+      before priors handed PyMC float64 parameters of the variable's shape: 3 compilations
+      (default 33.9 s, weak 31.1 s, tight 28.4 s), load 10.9
 """
 
 from __future__ import annotations

@@ -14,6 +14,12 @@ as influence.ME's ``dfbetas.estex`` (standard errors of the fit without the grou
 SD, correlation and sigma or phi (labels of :mod:`hiermix.naming`), full minus deleted, the
 same sign as dfbeta.
 
+An LMM's refit builds no new design: the Gram blocks of [Z X y] are formed with the group's
+rows at weight 0 (a level left without rows then contributes log det I = 0 and nothing to
+r^2, so the profiled criterion is that of the data without the rows once n counts the rows
+kept), the compiled criterion of :mod:`hiermix.inference.criterion` is minimised from
+theta-hat, and beta, sigma and V_(-j) are read off the factor at the optimum.
+
 Observations (lme4's ``cooks.distance.merMod``, LMMs only). With theta fixed at its estimate
 the fitted values are linear in y: for A = [Z Lambda, X] and P = diag(I_q, 0_p), the
 penalised least squares solution gives fitted = A (A' W A + P)^{-1} A' W y, and the hat

@@ -13,14 +13,22 @@
 # `y ~ 1 + (1 | g)`, J in {6, 12, 48} groups of 5, ICC in {0.1, 0.3} (sigma = 1, so
 # sd(Intercept|g) = sqrt(ICC / (1 - ICC))), intercept 0; methods REML-Wald, REML-profile
 # (`fit.confint(method="profile")`), ML-Wald, and NUTS with hiermix's default priors and with a
-# flat-ish prior (flat on the intercept, HalfNormal(10) on the SD).
+# flat-ish prior in the spirit of Browne & Draper's diffuse priors (hiermix's `"flat"` preset,
+# an improper uniform prior on the intercept, with HalfNormal(10) on sd(Intercept|g) and on
+# sigma, nearly uniform over any value these data allow).
 #
-# `HIERMIX_NSIM` sets the replicates of the Wald methods (default 500), `HIERMIX_NSIM_PROFILE`
-# those of REML-profile (default 40: each profile fit takes about a second),
-# `HIERMIX_NSIM_BAYES` those of the Bayesian ones (default 100), `HIERMIX_DRAWS` the draws and
-# tuning steps per chain (default 600, 2 chains); `HIERMIX_NSIM_BAYES=0` leaves the Bayesian
-# methods out. Every number the README quotes is written to `results.json`. CI runs it at a
-# reduced nsim.
+# `HIERMIX_NSIM` sets the replicates of the likelihood methods (default 500),
+# `HIERMIX_NSIM_PROFILE` those of REML-profile (default: `HIERMIX_NSIM`; a warm profile fit
+# costs a few hundredths of a second, and numba compiles the profile kernels once per process
+# when its on-disk cache is cold), `HIERMIX_NSIM_BAYES` those of the Bayesian ones (default
+# 100), `HIERMIX_DRAWS` the draws and tuning steps per chain (default 600, 2 chains);
+# `HIERMIX_NSIM_BAYES=0` leaves the Bayesian methods out, `HIERMIX_JOBS` runs the blocks in
+# that many local processes (default 1: this process), and `HIERMIX_STORE=DIR` keeps every
+# finished block under DIR, so that a rerun (or one with a larger nsim) fits only what is
+# missing. Every number the README quotes is
+# written to `results.json`. CI runs it at a reduced nsim (`HIERMIX_DRAWS` set and
+# `HIERMIX_NSIM` not: 4 likelihood replicates, 2 profile replicates and 1 Bayesian replicate
+# per cell).
 
 # %%
 from __future__ import annotations
@@ -47,9 +55,16 @@ OUT = Path(os.environ.get("HIERMIX_OUT", HERE))
 OUT.mkdir(parents=True, exist_ok=True)
 REDUCED = "HIERMIX_DRAWS" in os.environ and "HIERMIX_NSIM" not in os.environ
 NSIM = int(os.environ.get("HIERMIX_NSIM", "4" if REDUCED else "500"))
-NSIM_PROFILE = int(os.environ.get("HIERMIX_NSIM_PROFILE", "2" if REDUCED else "40"))
+NSIM_PROFILE = int(os.environ.get("HIERMIX_NSIM_PROFILE", "2" if REDUCED else str(NSIM)))
 NSIM_BAYES = int(os.environ.get("HIERMIX_NSIM_BAYES", "1" if REDUCED else "100"))
 DRAWS = int(os.environ.get("HIERMIX_DRAWS", "600"))
+JOBS = int(os.environ.get("HIERMIX_JOBS", "1"))
+STORE = os.environ.get("HIERMIX_STORE")  # a directory: each study resumable from its blocks
+
+
+def store(name: str) -> Path | None:
+    """The store of one of the studies below, under ``HIERMIX_STORE`` (None: no store)."""
+    return None if STORE is None else Path(STORE) / name
 SEED = 20061201
 FORMULA = "y ~ 1 + (1 | g)"
 PARAMS = ["Intercept", "sd(Intercept|g)", "sigma"]
@@ -59,16 +74,18 @@ PARAMS = ["Intercept", "sd(Intercept|g)", "sigma"]
 
 # %%
 grid = study_grid(J=[6, 12, 48], n=5, icc=[0.1, 0.3])
-ml = hm.simulation_study(FORMULA, grid, None, ["reml-wald", "ml-wald"], nsim=NSIM, seed=SEED)
+ml = hm.simulation_study(FORMULA, grid, None, ["reml-wald", "ml-wald"], nsim=NSIM, seed=SEED,
+                          n_jobs=JOBS, store=store("ml"))
 print(ml.summary())
 
 # %% [markdown]
-# Profile intervals need about a second per fit, so REML-profile runs on the first
-# `NSIM_PROFILE` data sets only (the same seed gives the same replicates).
+# REML-profile runs on the first `NSIM_PROFILE` data sets (all of them by default; the same
+# seed gives the same replicates).
 
 # %%
 prof = None if NSIM_PROFILE == 0 else hm.simulation_study(
-    FORMULA, grid, None, ["reml-profile"], nsim=NSIM_PROFILE, seed=SEED)
+    FORMULA, grid, None, ["reml-profile"], nsim=NSIM_PROFILE, seed=SEED, n_jobs=JOBS,
+    store=store("profile"))
 if prof is not None:
     print(prof.summary())
 
@@ -78,13 +95,13 @@ if prof is not None:
 # Same seed, so replicate i of each condition is the same data set for every method.
 
 # %%
+FLATISH = {"preset": "flat", "sd": HalfNormal(10.0), "sigma": HalfNormal(10.0)}
 sample = {"draws": DRAWS, "tune": DRAWS, "chains": 2}
 bayes = None if NSIM_BAYES == 0 else hm.simulation_study(
     FORMULA, grid, None,
     [bayes_method(name="bayes-default", **sample),
-     bayes_method(priors={"preset": "flat", "sd": HalfNormal(10.0)}, name="bayes-flatish",
-                  **sample)],
-    nsim=NSIM_BAYES, seed=SEED)
+     bayes_method(priors=FLATISH, name="bayes-flatish", **sample)],
+    nsim=NSIM_BAYES, seed=SEED, n_jobs=JOBS, store=store("bayes"), block_size=2)
 if bayes is not None:
     print(bayes.summary())
 

@@ -138,14 +138,21 @@ for _, r in fits.iterrows():
                                "singular", "divergent")}
 wald_sd = perf[(perf["param"] == "sd(Intercept|g)") & perf["method"].str.endswith("-wald")]
 wald_j6 = wald_sd[wald_sd["J"] == 6]["median_width"]
-perf_table = table(
-    ["param", "J", "ICC", "method", "truth", "n_ok", "bias (MCSE)", "rel. bias",
-     "coverage (MCSE)", "median width"],
-    [[r["param"], str(int(r["J"])), num(r["icc"], 1), r["method"], num(r["truth"], 3),
-      str(int(r["n_ok"])), f"{num(r['bias'], 3)} ({num(r['bias_mcse'], 3)})",
-      num(r["rel_bias"], 3), f"{num(r['coverage'], 3)} ({num(r['coverage_mcse'], 3)})",
-      num(r["median_width"], 3)] for _, r in perf.iterrows()],
-    align="lrrlrrrrrr")
+
+
+def perf_table(param: str) -> dict:
+    """The performance rows of one parameter: bias, coverage and width with their MCSEs."""
+    rows = perf[perf["param"] == param]
+    return table(
+        ["J", "ICC", "method", "truth", "n_ok", "bias (MCSE)", "rel. bias", "coverage (MCSE)",
+         "median width"],
+        [[str(int(r["J"])), num(r["icc"], 1), r["method"], num(r["truth"], 3),
+          str(int(r["n_ok"])), f"{num(r['bias'], 3)} ({num(r['bias_mcse'], 3)})",
+          num(r["rel_bias"], 3), f"{num(r['coverage'], 3)} ({num(r['coverage_mcse'], 3)})",
+          num(r["median_width"], 3)] for _, r in rows.iterrows()],
+        align="rrlrrrrrr")
+
+
 fits_table = table(
     ["J", "ICC", "method", "replicates", "failed", "no interval", "not converged", "singular",
      "divergent", "seconds per fit"],
@@ -162,7 +169,9 @@ write(OUT, {
     "wald_sd_width": {"max_mean_width": float(wald_sd["mean_width"].max()),
                       "min_median_width_J6": float(wald_j6.min()),
                       "max_median_width_J6": float(wald_j6.max())},
-    "tables": {"performance": perf_table, "fits": fits_table},
+    "tables": {"performance_sd": perf_table("sd(Intercept|g)"),
+               "performance_intercept": perf_table("Intercept"),
+               "performance_sigma": perf_table("sigma"), "fits": fits_table},
 })
 
 # %%

@@ -27,7 +27,7 @@
 # finished block under DIR, so that a rerun (or one with a larger nsim) fits only what is
 # missing. Every number the README quotes is
 # written to `results.json`. CI runs it at a reduced nsim (`HIERMIX_DRAWS` set and
-# `HIERMIX_NSIM` not: 4 likelihood replicates, 2 profile replicates and 1 Bayesian replicate
+# `HIERMIX_NSIM` not: 4 likelihood replicates, 2 profile replicates and 2 Bayesian replicates
 # per cell).
 
 # %%
@@ -56,7 +56,7 @@ OUT.mkdir(parents=True, exist_ok=True)
 REDUCED = "HIERMIX_DRAWS" in os.environ and "HIERMIX_NSIM" not in os.environ
 NSIM = int(os.environ.get("HIERMIX_NSIM", "4" if REDUCED else "500"))
 NSIM_PROFILE = int(os.environ.get("HIERMIX_NSIM_PROFILE", "2" if REDUCED else str(NSIM)))
-NSIM_BAYES = int(os.environ.get("HIERMIX_NSIM_BAYES", "1" if REDUCED else "100"))
+NSIM_BAYES = int(os.environ.get("HIERMIX_NSIM_BAYES", "2" if REDUCED else "100"))
 DRAWS = int(os.environ.get("HIERMIX_DRAWS", "600"))
 JOBS = int(os.environ.get("HIERMIX_JOBS", "1"))
 STORE = os.environ.get("HIERMIX_STORE")  # a directory: each study resumable from its blocks
@@ -161,11 +161,30 @@ fits_table = table(
       str(int(r["singular"])), str(int(r["divergent"])), num(r["seconds"], 3)]
      for _, r in fits.sort_values(["J", "icc"], kind="stable").iterrows()],
     align="rrlrrrrrrr")
+# Same data sets for every method: in how many replicates is the flat-ish prior's posterior
+# mean of the SD above the default prior's, and how far is each posterior mean from REML's
+# estimate on the same data (mean difference and its MCSE)? With few Bayesian replicates this
+# separates the priors' effect from the luck of the draw of those data sets.
+paired: dict[str, dict] = {}
+if bayes is not None:
+    ests = pd.concat([bayes.estimates, ml.estimates[ml.estimates["rep"] < NSIM_BAYES]])
+    sd = ests[ests["param"] == "sd(Intercept|g)"]
+    wide = sd.pivot_table(index=["J", "icc", "rep"], columns="method", values="estimate")
+    for (J, icc), g in wide.groupby(level=["J", "icc"]):
+        row: dict[str, float | int] = {
+            "flatish_above_default": int((g["bayes-flatish"] > g["bayes-default"]).sum()),
+            "n": len(g)}
+        for m in ("bayes-default", "bayes-flatish"):
+            d = g[m] - g["reml-wald"]
+            row[f"{m}_minus_reml"] = float(d.mean())
+            row[f"{m}_minus_reml_mcse"] = float(d.std(ddof=1) / len(d) ** 0.5)
+        paired[cond(J, icc)] = row
 write(OUT, {
     "settings": {"nsim": NSIM, "nsim_profile": NSIM_PROFILE, "nsim_bayes": NSIM_BAYES,
                  "draws": DRAWS, "seed": SEED, "reduced": REDUCED},
     "performance": performance,
     "fits": fit_counts,
+    "bayes_sd_paired": paired,
     "wald_sd_width": {"max_mean_width": float(wald_sd["mean_width"].max()),
                       "min_median_width_J6": float(wald_j6.min()),
                       "max_median_width_J6": float(wald_j6.max())},

@@ -4,6 +4,7 @@ stores are per method, and older stores (a block holding every method) still res
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import pairwise
 
 import pandas as pd
 import pytest
@@ -32,7 +33,7 @@ def _check_steps(calls: list[tuple[dict[str, int], dict[str, int]]], start: dict
     (the last block of a method may be shorter)."""
     assert calls[0] == (start, total)
     assert calls[-1][0] == total
-    for (a, _), (b, t) in zip(calls, calls[1:], strict=False):
+    for (a, _), (b, t) in pairwise(calls):
         assert t == total
         moved = {m: b[m] - a[m] for m in a if b[m] != a[m]}
         assert len(moved) == 1

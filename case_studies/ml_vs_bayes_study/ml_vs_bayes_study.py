@@ -13,14 +13,22 @@
 # `y ~ 1 + (1 | g)`, J in {6, 12, 48} groups of 5, ICC in {0.1, 0.3} (sigma = 1, so
 # sd(Intercept|g) = sqrt(ICC / (1 - ICC))), intercept 0; methods REML-Wald, REML-profile
 # (`fit.confint(method="profile")`), ML-Wald, and NUTS with hiermix's default priors and with a
-# flat-ish prior (flat on the intercept, HalfNormal(10) on the SD).
+# flat-ish prior in the spirit of Browne & Draper's diffuse priors (hiermix's `"flat"` preset,
+# an improper uniform prior on the intercept, with HalfNormal(10) on sd(Intercept|g) and on
+# sigma, nearly uniform over any value these data allow).
 #
-# `HIERMIX_NSIM` sets the replicates of the Wald methods (default 500), `HIERMIX_NSIM_PROFILE`
-# those of REML-profile (default 40: each profile fit takes about a second),
-# `HIERMIX_NSIM_BAYES` those of the Bayesian ones (default 100), `HIERMIX_DRAWS` the draws and
-# tuning steps per chain (default 600, 2 chains); `HIERMIX_NSIM_BAYES=0` leaves the Bayesian
-# methods out. Every number the README quotes is written to `results.json`. CI runs it at a
-# reduced nsim.
+# `HIERMIX_NSIM` sets the replicates of the likelihood methods (default 500),
+# `HIERMIX_NSIM_PROFILE` those of REML-profile (default: `HIERMIX_NSIM`; a warm profile fit
+# costs a few hundredths of a second, and numba compiles the profile kernels once per process
+# when its on-disk cache is cold), `HIERMIX_NSIM_BAYES` those of the Bayesian ones (default
+# 100), `HIERMIX_DRAWS` the draws and tuning steps per chain (default 600, 2 chains);
+# `HIERMIX_NSIM_BAYES=0` leaves the Bayesian methods out, `HIERMIX_JOBS` runs the blocks in
+# that many local processes (default 1: this process), and `HIERMIX_STORE=DIR` keeps every
+# finished block under DIR, so that a rerun (or one with a larger nsim) fits only what is
+# missing. Every number the README quotes is
+# written to `results.json`. CI runs it at a reduced nsim (`HIERMIX_DRAWS` set and
+# `HIERMIX_NSIM` not: 4 likelihood replicates, 2 profile replicates and 2 Bayesian replicates
+# per cell).
 
 # %%
 from __future__ import annotations
@@ -47,9 +55,16 @@ OUT = Path(os.environ.get("HIERMIX_OUT", HERE))
 OUT.mkdir(parents=True, exist_ok=True)
 REDUCED = "HIERMIX_DRAWS" in os.environ and "HIERMIX_NSIM" not in os.environ
 NSIM = int(os.environ.get("HIERMIX_NSIM", "4" if REDUCED else "500"))
-NSIM_PROFILE = int(os.environ.get("HIERMIX_NSIM_PROFILE", "2" if REDUCED else "40"))
-NSIM_BAYES = int(os.environ.get("HIERMIX_NSIM_BAYES", "1" if REDUCED else "100"))
+NSIM_PROFILE = int(os.environ.get("HIERMIX_NSIM_PROFILE", "2" if REDUCED else str(NSIM)))
+NSIM_BAYES = int(os.environ.get("HIERMIX_NSIM_BAYES", "2" if REDUCED else "100"))
 DRAWS = int(os.environ.get("HIERMIX_DRAWS", "600"))
+JOBS = int(os.environ.get("HIERMIX_JOBS", "1"))
+STORE = os.environ.get("HIERMIX_STORE")  # a directory: each study resumable from its blocks
+
+
+def store(name: str) -> Path | None:
+    """The store of one of the studies below, under ``HIERMIX_STORE`` (None: no store)."""
+    return None if STORE is None else Path(STORE) / name
 SEED = 20061201
 FORMULA = "y ~ 1 + (1 | g)"
 PARAMS = ["Intercept", "sd(Intercept|g)", "sigma"]
@@ -59,16 +74,18 @@ PARAMS = ["Intercept", "sd(Intercept|g)", "sigma"]
 
 # %%
 grid = study_grid(J=[6, 12, 48], n=5, icc=[0.1, 0.3])
-ml = hm.simulation_study(FORMULA, grid, None, ["reml-wald", "ml-wald"], nsim=NSIM, seed=SEED)
+ml = hm.simulation_study(FORMULA, grid, None, ["reml-wald", "ml-wald"], nsim=NSIM, seed=SEED,
+                          n_jobs=JOBS, store=store("ml"))
 print(ml.summary())
 
 # %% [markdown]
-# Profile intervals need about a second per fit, so REML-profile runs on the first
-# `NSIM_PROFILE` data sets only (the same seed gives the same replicates).
+# REML-profile runs on the first `NSIM_PROFILE` data sets (all of them by default; the same
+# seed gives the same replicates).
 
 # %%
 prof = None if NSIM_PROFILE == 0 else hm.simulation_study(
-    FORMULA, grid, None, ["reml-profile"], nsim=NSIM_PROFILE, seed=SEED)
+    FORMULA, grid, None, ["reml-profile"], nsim=NSIM_PROFILE, seed=SEED, n_jobs=JOBS,
+    store=store("profile"))
 if prof is not None:
     print(prof.summary())
 
@@ -78,13 +95,13 @@ if prof is not None:
 # Same seed, so replicate i of each condition is the same data set for every method.
 
 # %%
+FLATISH = {"preset": "flat", "sd": HalfNormal(10.0), "sigma": HalfNormal(10.0)}
 sample = {"draws": DRAWS, "tune": DRAWS, "chains": 2}
 bayes = None if NSIM_BAYES == 0 else hm.simulation_study(
     FORMULA, grid, None,
     [bayes_method(name="bayes-default", **sample),
-     bayes_method(priors={"preset": "flat", "sd": HalfNormal(10.0)}, name="bayes-flatish",
-                  **sample)],
-    nsim=NSIM_BAYES, seed=SEED)
+     bayes_method(priors=FLATISH, name="bayes-flatish", **sample)],
+    nsim=NSIM_BAYES, seed=SEED, n_jobs=JOBS, store=store("bayes"), block_size=2)
 if bayes is not None:
     print(bayes.summary())
 
@@ -121,14 +138,21 @@ for _, r in fits.iterrows():
                                "singular", "divergent")}
 wald_sd = perf[(perf["param"] == "sd(Intercept|g)") & perf["method"].str.endswith("-wald")]
 wald_j6 = wald_sd[wald_sd["J"] == 6]["median_width"]
-perf_table = table(
-    ["param", "J", "ICC", "method", "truth", "n_ok", "bias (MCSE)", "rel. bias",
-     "coverage (MCSE)", "median width"],
-    [[r["param"], str(int(r["J"])), num(r["icc"], 1), r["method"], num(r["truth"], 3),
-      str(int(r["n_ok"])), f"{num(r['bias'], 3)} ({num(r['bias_mcse'], 3)})",
-      num(r["rel_bias"], 3), f"{num(r['coverage'], 3)} ({num(r['coverage_mcse'], 3)})",
-      num(r["median_width"], 3)] for _, r in perf.iterrows()],
-    align="lrrlrrrrrr")
+
+
+def perf_table(param: str) -> dict:
+    """The performance rows of one parameter: bias, coverage and width with their MCSEs."""
+    rows = perf[perf["param"] == param]
+    return table(
+        ["J", "ICC", "method", "truth", "n_ok", "bias (MCSE)", "rel. bias", "coverage (MCSE)",
+         "median width"],
+        [[str(int(r["J"])), num(r["icc"], 1), r["method"], num(r["truth"], 3),
+          str(int(r["n_ok"])), f"{num(r['bias'], 3)} ({num(r['bias_mcse'], 3)})",
+          num(r["rel_bias"], 3), f"{num(r['coverage'], 3)} ({num(r['coverage_mcse'], 3)})",
+          num(r["median_width"], 3)] for _, r in rows.iterrows()],
+        align="rrlrrrrrr")
+
+
 fits_table = table(
     ["J", "ICC", "method", "replicates", "failed", "no interval", "not converged", "singular",
      "divergent", "seconds per fit"],
@@ -137,15 +161,36 @@ fits_table = table(
       str(int(r["singular"])), str(int(r["divergent"])), num(r["seconds"], 3)]
      for _, r in fits.sort_values(["J", "icc"], kind="stable").iterrows()],
     align="rrlrrrrrrr")
+# Same data sets for every method: in how many replicates is the flat-ish prior's posterior
+# mean of the SD above the default prior's, and how far is each posterior mean from REML's
+# estimate on the same data (mean difference and its MCSE)? With few Bayesian replicates this
+# separates the priors' effect from the luck of the draw of those data sets.
+paired: dict[str, dict] = {}
+if bayes is not None:
+    ests = pd.concat([bayes.estimates, ml.estimates[ml.estimates["rep"] < NSIM_BAYES]])
+    sd = ests[ests["param"] == "sd(Intercept|g)"]
+    wide = sd.pivot_table(index=["J", "icc", "rep"], columns="method", values="estimate")
+    for (J, icc), g in wide.groupby(level=["J", "icc"]):
+        row: dict[str, float | int] = {
+            "flatish_above_default": int((g["bayes-flatish"] > g["bayes-default"]).sum()),
+            "n": len(g)}
+        for m in ("bayes-default", "bayes-flatish"):
+            d = g[m] - g["reml-wald"]
+            row[f"{m}_minus_reml"] = float(d.mean())
+            row[f"{m}_minus_reml_mcse"] = float(d.std(ddof=1) / len(d) ** 0.5)
+        paired[cond(J, icc)] = row
 write(OUT, {
     "settings": {"nsim": NSIM, "nsim_profile": NSIM_PROFILE, "nsim_bayes": NSIM_BAYES,
                  "draws": DRAWS, "seed": SEED, "reduced": REDUCED},
     "performance": performance,
     "fits": fit_counts,
+    "bayes_sd_paired": paired,
     "wald_sd_width": {"max_mean_width": float(wald_sd["mean_width"].max()),
                       "min_median_width_J6": float(wald_j6.min()),
                       "max_median_width_J6": float(wald_j6.max())},
-    "tables": {"performance": perf_table, "fits": fits_table},
+    "tables": {"performance_sd": perf_table("sd(Intercept|g)"),
+               "performance_intercept": perf_table("Intercept"),
+               "performance_sigma": perf_table("sigma"), "fits": fits_table},
 })
 
 # %%

@@ -7,6 +7,7 @@ Modules::
     simulate.py     one replicate's response from the truth
     methods.py      estimation methods (REML/ML with Wald, profile or bootstrap intervals; Bayes)
     runner.py       replicates in blocks, local processes or Dask, seeds per replicate
+    progress.py     replicates done per method and the ETA (rich bars or a callback)
     store.py        one small file per finished block; resuming
     performance.py  bias, empirical SE, RMSE, coverage, width, with Monte Carlo SEs
     result.py       StudyResult

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -13,8 +13,9 @@ import pandas as pd
 from ..errors import DataError, ModelError
 from .labels import resolve_truth
 from .methods import Method, resolve_method
+from .progress import make_progress
 from .result import StudyResult
-from .runner import Job, execute, progress, run_block, template_design
+from .runner import Job, execute, run_block, template_design
 from .store import StudyStore, plan_blocks
 from .templates import Condition
 
@@ -55,7 +56,9 @@ def simulation_study(formula: str, data: Any, truth: Mapping[str, float] | None 
                      seed: int = 0, family: Any = "gaussian", link: Any = None,
                      client: Any = None, store: Any = None,
                      sample_kwargs: Mapping[str, Any] | None = None, n_jobs: int | None = 1,
-                     block_size: int = 10, progressbar: bool | None = None) -> StudyResult:
+                     block_size: int = 10,
+                     progressbar: bool | Callable[[Mapping[str, int], Mapping[str, int]], None]
+                     | None = None) -> StudyResult:
     """Repeated sampling: simulate ``nsim`` responses from ``truth`` on the template ``data``,
     estimate each with every method, and measure bias, precision and coverage.
 
@@ -87,9 +90,11 @@ def simulation_study(formula: str, data: Any, truth: Mapping[str, float] | None 
     n_jobs : int or None
         Local processes when ``client`` is None (1: this process; None: every CPU).
     block_size : int
-        Replicates per job and per stored file.
-    progressbar : bool or None
-        Show replicates done and the ETA; None: when stderr is a terminal.
+        Replicates per job and per stored file; a job (and a file) holds one method.
+    progressbar : bool, callable or None
+        Show replicates done per method, with the ETA of each (rich bars on stderr); None:
+        when stderr is a terminal. A callable is called as ``progressbar(done, total)``, two
+        mappings of method name -> replicates, at the start and after every finished block.
 
     Returns
     -------
@@ -116,23 +121,37 @@ def simulation_study(formula: str, data: Any, truth: Mapping[str, float] | None 
                  "methods": [asdict(m) for m in ms],
                  "conditions": [{"truth": c.truth, "factors": c.factors, "data": h}
                                 for c, h in zip(conds, checked, strict=True)]})
+    # One job per (condition, block, method), methods interleaved: each method's count moves
+    # as its own blocks finish, and a block of a fast method is stored without waiting for
+    # the slow ones. A replicate's data depend on its seed only, so every method still sees
+    # the same data sets.
     jobs = []
+    total = {m: len(conds) * int(nsim) for m in names}
+    done = dict.fromkeys(names, 0)
     for k, (c, h) in enumerate(zip(conds, checked, strict=True)):
-        done = st.done(k) if st is not None else set()
-        for a, b in plan_blocks(done, int(nsim), block_size):
-            jobs.append(Job(formula=formula, family=family, link=link, data=c.data,
-                            truth=c.truth, methods=ms, seed=seed, key=(k,) if grid else (),
-                            cond=k, start=a, stop=b, design_id=f"{formula}|{family}|{link}|{h}"))
+        plans = []
+        for j, m in enumerate(ms):
+            have = {i for i in st.done(k, j) if i < nsim} if st is not None else set()
+            done[m.name] += len(have)
+            plans.append(plan_blocks(have, int(nsim), block_size))
+        for b in range(max(len(p) for p in plans)):
+            for j, m in enumerate(ms):
+                if b < len(plans[j]):
+                    a, z = plans[j][b]
+                    jobs.append(Job(formula=formula, family=family, link=link, data=c.data,
+                                    truth=c.truth, methods=(m,), seed=seed,
+                                    key=(k,) if grid else (), cond=k, start=a, stop=z,
+                                    design_id=f"{formula}|{family}|{link}|{h}"))
     collected: dict[int, list[pd.DataFrame]] = {k: [] for k in range(len(conds))}
-    show = sys.stderr.isatty() if progressbar is None else progressbar
-    total = sum(j.stop - j.start for j in jobs)
-    with progress(total, show and total > 0) as bar:
+    number = {m: j for j, m in enumerate(names)}
+    with make_progress(progressbar, total, done, sys.stderr.isatty()) as bar:
         def on_done(job: Job, rows: pd.DataFrame) -> None:
+            name = job.methods[0].name
             if st is not None:
-                st.write_block(job.cond, job.start, job.stop, rows)
+                st.write_block(job.cond, job.start, job.stop, rows, number[name])
             else:
                 collected[job.cond].append(rows)
-            bar.advance(job.stop - job.start)
+            bar.advance(name, job.stop - job.start)
 
         execute(jobs, on_done, n_jobs=n_jobs, client=client)
     frames = [st.read(k, int(nsim)) for k in range(len(conds))] if st is not None else \
@@ -140,9 +159,11 @@ def simulation_study(formula: str, data: Any, truth: Mapping[str, float] | None 
     est = pd.concat([f for f in frames if len(f)], ignore_index=True)
     for name in factor_names:
         est[name] = est["cond"].map({k: c.factors.get(name) for k, c in enumerate(conds)})
-    # Rows within a replicate come in a fixed order (methods, then labels); blocks arrive in
-    # any order, so a stable sort on (cond, rep) makes the table the same however it ran.
-    est = est.sort_values(["cond", "rep"], kind="stable")
+    # Rows within a replicate come in a fixed order (methods as given, then labels); blocks
+    # arrive in any order, so a stable sort on (cond, rep, method) makes the table the same
+    # however it ran.
+    est["_m"] = est["method"].map(number)
+    est = est.sort_values(["cond", "rep", "_m"], kind="stable").drop(columns="_m")
     for col in ("error", "interval_error"):
         est[col] = est[col].astype(object).where(est[col].notna(), None)
     est = est[[*factor_names, *[c for c in est.columns if c not in factor_names]]]

@@ -3,7 +3,13 @@
 Layout of the store directory::
 
     manifest.json                      what the study is (formula, truth, methods, seed ...)
-    c0000_r00000000_00000010.csv       condition 0, replicates 0..9 (stop exclusive)
+    c0000_m01_r00000000_00000010.csv   condition 0, method 1 (of the manifest's list),
+                                       replicates 0..9 (stop exclusive)
+
+A block holds one method, so each method's replicates are stored as they finish, whatever the
+other methods' pace. Stores written before blocks were split by method hold every method in
+``c0000_r00000000_00000010.csv``; they are read as they are, and their replicates count as
+done for every method.
 
 A block is written once, to a temporary name and renamed, so a killed study leaves only
 complete blocks behind. A rerun reads the manifest, refuses a different study, and computes
@@ -25,11 +31,25 @@ import pandas as pd
 from ..errors import DataError
 
 MANIFEST = "manifest.json"
-_BLOCK = re.compile(r"^c(\d{4})_r(\d{8})_(\d{8})\.csv$")
+_BLOCK = re.compile(r"^c(\d{4})(?:_m(\d{2,}))?_r(\d{8})_(\d{8})\.csv$")
 
 
-def block_name(cond: int, start: int, stop: int) -> str:
-    return f"c{cond:04d}_r{start:08d}_{stop:08d}.csv"
+def block_name(cond: int, start: int, stop: int, method: int | None = None) -> str:
+    """The file of replicates start..stop-1 of condition ``cond`` and method number
+    ``method`` (None: every method, the layout of older stores)."""
+    m = "" if method is None else f"_m{method:02d}"
+    return f"c{cond:04d}{m}_r{start:08d}_{stop:08d}.csv"
+
+
+def _blocks(names: list[str], cond: int) -> list[tuple[str, int | None, int, int]]:
+    """(file name, method or None, start, stop) of condition ``cond``'s blocks."""
+    out = []
+    for name in sorted(names):
+        hit = _BLOCK.match(name)
+        if hit and int(hit.group(1)) == cond:
+            method = None if hit.group(2) is None else int(hit.group(2))
+            out.append((name, method, int(hit.group(3)), int(hit.group(4))))
+    return out
 
 
 class StudyStore:
@@ -66,18 +86,19 @@ class StudyStore:
             raise DataError(f"store {str(self.path)!r} holds a different study: {diff} "
                             "differ; give another store directory")
 
-    def done(self, cond: int) -> set[int]:
-        """Replicate indices of condition ``cond`` already stored."""
+    def done(self, cond: int, method: int) -> set[int]:
+        """Replicate indices of condition ``cond`` already stored for method number
+        ``method``."""
         out: set[int] = set()
-        for name in os.listdir(self.path):
-            m = _BLOCK.match(name)
-            if m and int(m.group(1)) == cond:
-                out.update(range(int(m.group(2)), int(m.group(3))))
+        for _, m, start, stop in _blocks(os.listdir(self.path), cond):
+            if m is None or m == method:
+                out.update(range(start, stop))
         return out
 
-    def write_block(self, cond: int, start: int, stop: int, rows: pd.DataFrame) -> Path:
+    def write_block(self, cond: int, start: int, stop: int, rows: pd.DataFrame,
+                    method: int | None = None) -> Path:
         """Write one finished block atomically (temporary file, then rename)."""
-        file = self.path / block_name(cond, start, stop)
+        file = self.path / block_name(cond, start, stop, method)
         tmp = file.with_suffix(".tmp")
         rows.to_csv(tmp, index=False, float_format="%.17g")
         os.replace(tmp, file)
@@ -85,12 +106,8 @@ class StudyStore:
 
     def read(self, cond: int, nsim: int) -> pd.DataFrame:
         """Every stored row of condition ``cond`` with rep < nsim."""
-        frames = []
-        for name in sorted(os.listdir(self.path)):
-            m = _BLOCK.match(name)
-            if m and int(m.group(1)) == cond and int(m.group(2)) < nsim:
-                frames.append(pd.read_csv(self.path / name,
-                                          dtype={"error": object, "interval_error": object}))
+        frames = [pd.read_csv(self.path / name, dtype={"error": object, "interval_error": object})
+                  for name, _, start, _ in _blocks(os.listdir(self.path), cond) if start < nsim]
         if not frames:
             return pd.DataFrame()
         out = pd.concat(frames, ignore_index=True)

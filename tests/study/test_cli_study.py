@@ -36,7 +36,7 @@ def test_cli_writes_report_and_csvs(tmp_path, capsys) -> None:
     perf = pd.read_csv(tmp_path / "out" / "performance.csv")
     assert set(perf["method"]) == {"reml-wald", "ml-wald"} and len(perf) == 6
     assert (tmp_path / "out" / "report.html").read_text().count("<table") == 2
-    assert len(list((tmp_path / "store").glob("c*.csv"))) == 2
+    assert len(list((tmp_path / "store").glob("c*.csv"))) == 4  # 2 blocks x 2 methods
     assert "performance" in capsys.readouterr().out
 
 

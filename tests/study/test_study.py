@@ -102,7 +102,7 @@ def test_resumes_after_interrupt_and_extends(tmp_path, monkeypatch) -> None:
                             block_size=2)
     monkeypatch.setattr(runner_mod, "simulate_response", real)
     kept = sorted(p.name for p in store.glob("c*.csv"))
-    assert kept == ["c0000_r00000000_00000002.csv", "c0000_r00000002_00000004.csv"]
+    assert kept == ["c0000_m00_r00000000_00000002.csv", "c0000_m00_r00000002_00000004.csv"]
     stamps = {p.name: p.stat().st_mtime_ns for p in store.glob("c*.csv")}
     res = hm.simulation_study(FORMULA, data, truth, ["reml-wald"], nsim=8, seed=5, store=store,
                               block_size=2)

@@ -214,8 +214,6 @@ def _run_fed(design: Design, priors: Any, draws: int, tune: int, chains: int, se
              target_accept: float, cores: int | None, progressbar: bool,
              kwargs: dict[str, Any]) -> tuple[Any, Any]:
     """(built model, DataTree) from the compile-once numba route (see ``sample``'s Notes)."""
-    from dataclasses import replace
-
     from . import marginal_small as ms
     from . import nutpie_backend
     from .priors import resolve_priors
@@ -232,9 +230,9 @@ def _run_fed(design: Design, priors: Any, draws: int, tune: int, chains: int, se
                                    chains=chains, seed=seed, cores=cores,
                                    target_accept=target_accept, progressbar=progressbar,
                                    **kwargs)
-    # draw_b and log_prior read the design and the priors only, never the PyMC model.
-    built = BuiltModel(model=None, design=design, priors=pri, centered=False)
-    return (holder[0] if holder else replace(built)), dt
+    # A warm cache builds no model: draw_b and log_prior read the design and the priors only.
+    return (holder[0] if holder
+            else BuiltModel(model=None, design=design, priors=pri, centered=False)), dt
 
 
 def _run_nuts(built: BuiltModel, sampler: str, draws: int, tune: int, chains: int, seed: int,

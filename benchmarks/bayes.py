@@ -26,13 +26,13 @@ of this script, each after its untimed warm-up run. hiermix's default sampler, n
 PyTensor's compiled log-density, b integrated out through the closed-form one-term density
 (:mod:`hiermix.bayes.marginal_small`, no Python Op per gradient):
 
-=======================================  ======  ================  =====  ===========
-fit                                      wall s  min bulk ESS      ESS/s  divergences
-=======================================  ======  ================  =====  ===========
-hiermix sleepstudy (marginal)            112.33  2594 (sd_Subject)  23.1            0
-bambi 0.21 sleepstudy                    183.70  1924 (Days)        10.5            0
-hiermix / bambi                          0.61x                     2.2x
-=======================================  ======  ================  =====  ===========
+=======================================  ======  =================  =====  ===========
+fit                                      wall s  min bulk ESS       ESS/s  divergences
+=======================================  ======  =================  =====  ===========
+hiermix sleepstudy (marginal)            112.33  2594 (sd_Subject)   23.1            0
+bambi 0.21 sleepstudy                    183.70  1924 (Days)         10.5            0
+hiermix / bambi                           0.61x                      2.2x
+=======================================  ======  =================  =====  ===========
 
 Targets (issue 14): wall time at most 0.5x Bambi's (not met here: 0.61x), ESS/s at least 2x
 (met: 2.2x). The previous session, at load average about 1, measured 7.45 s against Bambi's

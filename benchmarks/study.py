@@ -17,11 +17,17 @@ backend and feeds each replicate its data (``hiermix.study.methods.study_sampler
 ``--sampler nutpie`` times the Python-callback sampler instead (compile cache, rebuild per
 replicate).
 
-Measured 2026-12-01 on the shared 2-core machine, load average about 7 (other jobs)::
+Measured 2026-12-01 on the shared 2-core machine while other jobs ran::
 
-    --bayes 5:                   first 81 s (the numba compilation), then 0.28, 0.26, 0.28 s
-    --bayes 4 --sampler nutpie:  first ~60 s, then about 3 s each
-    (last session, before this work: about 11 s per replicate)
+    benchmarks/study.py --bayes 6     (load average 14.1)
+    first replicate: 238.63 s (the numba compilation)
+    further replicates: 0.82 0.75 0.80 0.75 0.75, mean 0.775 s
+
+At load average about 7 the same path (``Method.run`` of ``"bayes"``, timed from a script)
+took 81 s, then 0.28, 0.26, 0.28 s; the samples themselves are about 0.15 s of that. With the
+Python-callback sampler (``sampler="nutpie"``, compile cache, model rebuilt per replicate, not
+lean) a further replicate took about 3 s at load average 3 to 5, and last session's
+measurement was about 11 s (the marginal density as a Python Op).
 
 Both sides run in this one process, one after the other (``--jobs 1``: no worker start-up
 in the study's time). The bare loop fits the responses the study drew, read back from the

@@ -164,11 +164,16 @@ def prior_parameters(pri: Priors) -> dict[str, np.ndarray]:
 def structure_key(design: Design, pri: Priors) -> tuple[Any, ...]:
     """What :func:`build_fed_model`'s compiled model depends on besides its shared data: the
     design's shapes and names and the priors' families and shapes (LKJ's eta by value)."""
+    import hashlib
+
     t = design.reterms[0]
     fam = tuple((k, type(v).__name__, tuple(np.shape(v))) for k, v in
                 prior_parameters(pri).items())
+    # X's column means are constants of the graph (the centring of beta), so X is part of
+    # the structure; Z, the codes and the weights enter through the statistics.
+    x_digest = hashlib.sha1(np.ascontiguousarray(design.X, dtype=float).tobytes()).hexdigest()
     return (str(design.spec), tuple(design.fixef_names), t.label, tuple(t.cnames),
-            tuple(str(v) for v in t.levels), design.nobs, fam,
+            tuple(str(v) for v in t.levels), design.nobs, x_digest, fam,
             tuple((k, float(v.eta)) for k, v in pri.corr.items()),
             type(pri.intercept).__name__)
 

@@ -75,6 +75,8 @@ def test_fed_model_reads_the_new_responses_data() -> None:
     p1 = resolve_priors(d1, {"preset": "flat"})
     p2 = resolve_priors(d2, {"preset": "flat"})
     assert structure_key(d1, p1) == structure_key(d2, p2)
+    d3 = _design("y ~ x + (1 | g)", seed=8)  # other x: other centring constants
+    assert structure_key(d3, resolve_priors(d3, {"preset": "flat"})) != structure_key(d1, p1)
     built = build_fed_model(d1, p1)
     for name, val in fed_values(d2, p2).items():
         built.model[name].set_value(val)

@@ -29,6 +29,8 @@ from .diagnostics import diagnose, emit
 from .log_prior import log_prior_dataset
 from .marginal import build_model as build_marginal
 from .marginal import draw_b, marginal_reason
+from .marginal_small import applies as small_applies
+from .marginal_small import build_model as build_small
 from .priors import Priors
 from .result import BayesResult, SamplerRecord, mu_draws
 
@@ -71,7 +73,7 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
            *, centered: bool = False, marginal: bool | str = "auto", sampler: str | None = None,
            target_accept: float = 0.8, cores: int | None = None, progressbar: bool = False,
            log_likelihood: bool = True, warn: bool = True, store_ranef: str | None = None,
-           **kwargs: Any) -> BayesResult:
+           lean: bool = False, **kwargs: Any) -> BayesResult:
     """Sample the posterior of ``design``'s mixed model with NUTS.
 
     Parameters
@@ -114,8 +116,22 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
         "summary" above, and says so in ``record.store_ranef``. Without b draws the pointwise
         log-likelihood is not stored, and ``ranef``, ``fitted``, ``predict`` and
         ``posterior_predictive`` raise :class:`~hiermix.errors.ModelError`.
+    lean : bool
+        Keep only ``posterior`` and ``sample_stats``: no b draws (``store_ranef`` is taken as
+        "none"), no ``log_likelihood``, ``log_prior``, ``observed_data`` or
+        ``constant_data``, and no diagnostics (the result's ``diagnostics`` is empty and
+        nothing is warned). For loops over many responses, such as a simulation study, that
+        read the parameters' draws only.
     **kwargs
         Passed to ``pymc.sample``.
+
+    Notes
+    -----
+    ``sampler="nutpie-numba"`` with b integrated out of a one-term model of q <= 2
+    (:mod:`hiermix.bayes.marginal_small`) compiles the model once per structure and process
+    with nutpie's numba backend and feeds each later model of that structure its data
+    (:func:`hiermix.bayes.nutpie_backend.sample_fed`): the first call pays a whole-graph
+    compilation, each later one only sampling, in native code.
 
     Returns
     -------
@@ -140,15 +156,26 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
     if possible and not use_marginal:
         why = ("b sampled jointly: marginal=False was asked for" if marginal is False
                else "b sampled jointly: centered=True asks for b in the sampler")
-    store, store_note = _resolve_store_ranef(design, store_ranef, draws, chains)
+    store, store_note = _resolve_store_ranef(design, "none" if lean else store_ranef, draws,
+                                             chains)
     seed = (int(np.random.SeedSequence().generate_state(1)[0]) if random_seed is None
             else random_seed)
 
     t0 = time.perf_counter()
-    built = (build_marginal(design, priors) if use_marginal
-             else build_model(design, priors, centered=centered))
-    dt = _run_nuts(built, name, draws, tune, chains, seed, target_accept, cores, progressbar,
-                   kwargs)
+    fed = name == "nutpie-numba" and use_marginal and small_applies(design)
+    if fed:
+        built, dt = _run_fed(design, priors, draws, tune, chains, seed, target_accept, cores,
+                             progressbar, kwargs)
+    else:
+        if use_marginal:
+            # One term with q <= 2: the closed-form density compiles into the log posterior
+            # (no Python Op per evaluation); the general case uses the blocked factorisation.
+            built = (build_small(design, priors) if small_applies(design)
+                     else build_marginal(design, priors))
+        else:
+            built = build_model(design, priors, centered=centered)
+        dt = _run_nuts(built, name, draws, tune, chains, seed, target_accept, cores,
+                       progressbar, kwargs)
     if use_marginal:
         drawn = draw_b(built, dt["posterior"].to_dataset(), np.random.default_rng(seed + 1),
                        store=store)
@@ -159,8 +186,11 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
     elif store != "all":
         dt = _drop_b(dt, design, store)
     keep_ll = log_likelihood and store == "all"
-    dt = _add_data_groups(_order_posterior(dt, design), design, keep_ll)
-    dt["log_prior"] = log_prior_dataset(dt["posterior"].to_dataset(), design, built.priors)
+    dt = _order_posterior(dt, design)
+    if not lean:
+        dt = _add_data_groups(dt, design, keep_ll)
+        dt["log_prior"] = log_prior_dataset(dt["posterior"].to_dataset(), design,
+                                            built.priors)
     seconds = time.perf_counter() - t0
 
     stats = dt["sample_stats"].to_dataset() if "sample_stats" in dt.children else None
@@ -169,6 +199,8 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
                            random_seed=seed, target_accept=target_accept, centered=centered,
                            marginal=use_marginal, seconds=seconds, n_divergent=n_div,
                            marginal_why=why, store_ranef=store_note)
+    if lean:
+        return BayesResult(datatree=dt, design=design, priors=built.priors, record=record)
     result = BayesResult(datatree=dt, design=design, priors=built.priors, record=record)
     diags = diagnose(result.posterior, stats, result.parameter_names(), chains, centered,
                      target_accept)
@@ -176,6 +208,31 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
         emit(diags)
     return BayesResult(datatree=dt, design=design, priors=built.priors, record=record,
                        diagnostics=tuple(diags))
+
+
+def _run_fed(design: Design, priors: Any, draws: int, tune: int, chains: int, seed: int,
+             target_accept: float, cores: int | None, progressbar: bool,
+             kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """(built model, DataTree) from the compile-once numba route (see ``sample``'s Notes)."""
+    from . import marginal_small as ms
+    from . import nutpie_backend
+    from .priors import resolve_priors
+
+    pri = resolve_priors(design, priors)
+    holder: list[BuiltModel] = []
+
+    def build() -> Any:
+        holder.append(ms.build_fed_model(design, pri))
+        return holder[0].model
+
+    dt = nutpie_backend.sample_fed(ms.structure_key(design, pri), build,
+                                   ms.fed_values(design, pri), draws=draws, tune=tune,
+                                   chains=chains, seed=seed, cores=cores,
+                                   target_accept=target_accept, progressbar=progressbar,
+                                   **kwargs)
+    # A warm cache builds no model: draw_b and log_prior read the design and the priors only.
+    return (holder[0] if holder
+            else BuiltModel(model=None, design=design, priors=pri, centered=False)), dt
 
 
 def _run_nuts(built: BuiltModel, sampler: str, draws: int, tune: int, chains: int, seed: int,

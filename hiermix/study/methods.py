@@ -57,7 +57,8 @@ class Method:
     point : {"mean", "median"}
         Bayes: the posterior summary used as the estimate.
     sample_kwargs : dict
-        Bayes: passed to :func:`hiermix.bayes.sample` (draws, tune, chains, sampler ...).
+        Bayes: passed to :func:`hiermix.bayes.sample` (draws, tune, chains, sampler ...);
+        without a sampler, :func:`study_sampler` chooses.
     nboot : int
         Bootstrap replicates per fit (``interval="boot"``).
     """
@@ -165,8 +166,11 @@ class Method:
         from ..bayes import sample
 
         kw = {"draws": 1000, "tune": 1000, "chains": 2, **self.sample_kwargs}
+        kw.setdefault("sampler", study_sampler(design))
+        # lean: the study reads the parameters' draws and the divergences only (no b, no
+        # pointwise log-likelihood, no log prior, no diagnostics: R-hat is computed below).
         post = sample(design, random_seed=seed, priors=self.priors, warn=False,
-                      progressbar=False, log_likelihood=False, **kw)
+                      progressbar=False, lean=True, **kw)
         ds = post.posterior
         names = post.parameter_names(with_b=False)
         lo, hi = (1 - self.level) / 2, 1 - (1 - self.level) / 2
@@ -180,6 +184,21 @@ class Method:
         divergences = int(post.record.n_divergent)
         return est, {"converged": bool(rhat_max < RHAT_OK), "singular": False,
                      "divergences": divergences, "rhat_max": rhat_max, "interval_error": None}
+
+
+def study_sampler(design: Design) -> str | None:
+    """The sampler a study's Bayes method uses unless its ``sample_kwargs`` name one:
+    ``"nutpie-numba"`` where the model is compiled once per worker and only fed each
+    replicate's data (b integrated out of one term with q <= 2:
+    :func:`hiermix.bayes.marginal_small.applies`), so that a replicate after the first costs
+    sampling only; elsewhere the default sampler (None)."""
+    import importlib.util
+
+    from ..bayes.marginal_small import applies
+
+    if importlib.util.find_spec("nutpie") is None or not applies(design):
+        return None
+    return "nutpie-numba"
 
 
 def _posterior_scalars(ds: Any, names: list[str], design: Design

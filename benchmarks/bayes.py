@@ -204,6 +204,11 @@ def run_scale(groups: int, draws: int, chains: int, seed: int) -> dict:
     t = time.perf_counter()
     dt = r.datatree
     wall["total"] = time.perf_counter() - t0
+    if os.environ.get("HIERMIX_SCALE_SAVE"):  # the draws, for a closer look at a run
+        import pickle
+
+        with open(os.environ["HIERMIX_SCALE_SAVE"], "wb") as fh:
+            pickle.dump({g: dt[g].to_dataset() for g in ("posterior", "sample_stats")}, fh)
     import arviz_stats as azs
 
     names = r.parameter_names(with_b=False)
@@ -222,7 +227,10 @@ def run_scale(groups: int, draws: int, chains: int, seed: int) -> dict:
             "log_likelihood": r.record.log_likelihood if hasattr(r.record, "log_likelihood")
             else "log_likelihood" in dt.children,
             "groups_stored": sorted(dt.children), "load_average": os.getloadavg(),
-            "summary": r.summary().round(4).to_dict(orient="index")}
+            "summary": r.summary().round(4).to_dict(orient="index"),
+            "chain_means": {k: np.asarray(dt["posterior"][k].mean("draw")).round(5).tolist()
+                            for k in names},
+            "steps_per_draw": np.asarray(dt["sample_stats"]["n_steps"]).mean(axis=1).tolist()}
 
 
 def run_bambi(model: str, seed: int) -> dict:

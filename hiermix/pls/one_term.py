@@ -194,8 +194,10 @@ def one_term_pass_q2(lam: np.ndarray, D: np.ndarray, AXY0: np.ndarray, beta: np.
     """:func:`one_term_pass` for q = 2 in closed form (the ``(1 + x | g)`` term).
 
     With Lambda = [[a, 0], [b, c]], M_g has entries m00 = a (d00 a + d01 b) + b (d01 a + d11 b)
-    + 1, m01 = c (a d01 + b d11), m11 = c^2 d11 + 1 (as :func:`kernels.term0_update_q2`); the
-    determinants are multiplied in blocks of 64 levels so that one log serves 64 levels.
+    + 1, m01 = c (a d01 + b d11), m11 = c^2 d11 + 1 (as :func:`kernels.term0_update_q2`). As
+    det M_g >= 1, the determinants are multiplied together and their product's log taken only
+    when it passes 1e200, so that one log serves many levels (a log costs more than the rest
+    of a level's arithmetic).
     """
     nl = D.shape[0]
     p = beta.shape[0]
@@ -213,10 +215,13 @@ def one_term_pass_q2(lam: np.ndarray, D: np.ndarray, AXY0: np.ndarray, beta: np.
         det = m00 * m11 - m01 * m01
         if not (det > 0.0 and m00 > 0.0):
             return np.nan, np.nan
-        prod *= det
-        if g % 64 == 63:
-            logdet += np.log(prod)
-            prod = 1.0
+        if det > 1e100:  # (det >= 1 as M_g >= I): a product could overflow
+            logdet += np.log(det)
+        else:
+            prod *= det
+            if prod > 1e200:
+                logdet += np.log(prod)
+                prod = 1.0
         i00, i01, i11 = m11 / det, -m01 / det, m00 / det
         e0 = AXY0[p, 2 * g]
         e1 = AXY0[p, 2 * g + 1]

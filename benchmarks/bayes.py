@@ -40,30 +40,31 @@ hiermix's 7.5 to 8.4 s.
 At scale (issue 14), ``--scale``: 1M rows, 100,000 groups of 10, ``y ~ x + (1 + x | g)`` with
 x ~ N(0, 1) and the truth beta = (1, 0.5), SDs (1, 0.5), correlation 0.3, sigma = 1
 (:func:`scale_data`, seed 14), sampled by one ``Model.sample(draws=500, tune=500, chains=2)``
-with default settings (nutpie, b integrated out: the one-term path of
-:mod:`hiermix.pls.one_term`; b summarised, as 2 x 500 x 200,000 numbers exceed the threshold;
-no pointwise log-likelihood). Wall seconds per phase, measured 2026-12-01 06:47 to 06:52 UTC
-on the 2-core machine (``--scale --seed S``; load averages 1.4 to 2.2 over the run)::
+with default settings (nutpie with its low-rank modified mass matrix, b integrated out: the
+one-term path of :mod:`hiermix.pls.one_term`; b summarised, as 2 x 500 x 200,000 numbers
+exceed the threshold; no pointwise log-likelihood). Wall seconds per phase, measured
+2026-12-01 06:57 to 06:59 UTC on the 2-core machine (``--scale --seed S``; load average
+0.9 to 1.1 at the end of each run)::
 
-    phase              seed 2   seed 3   seed 4
-    import               2.2
-    simulate + design    0.5
-    model build          1.6
-    compile              7.4     11.1      9.4
-    sampling            31.3     22.1     27.8
-    b draws (summary)    5.3      6.5      6.8
+    phase              seed 1   seed 2   seed 4
+    import               1.4      1.5      2.0
+    simulate + design    0.4      0.4      0.4
+    model build          1.2      1.4      1.4
+    compile              6.0      8.0      6.4
+    sampling            26.8     25.1     24.8
+    b draws (summary)    5.2      5.3      6.3
     data groups, log prior, diagnostics < 0.1
-    total               48.4     43.0     48.3      (target: 300 s)
+    total               41.1     41.7     41.2      (target: 300 s)
     peak RSS            0.67 GiB (all seeds; target 8 GiB)
-    min bulk ESS        1203     1124     1300      (target 400)
-    max R-hat           1.0103   1.0104   1.0020    (target 1.01)
+    min bulk ESS        1238     1311     1173      (target 400)
+    max R-hat           1.0028   1.0059   1.0025    (target 1.01)
 
-Seed 1 under load 8 to 10: 149 s in all, min ESS 1121, max R-hat 1.0128 (sigma). Every
-posterior mean is within 3 posterior SDs of the truth. The R-hat target is at the edge of what
-2 x 500 NUTS draws give even on an ideal posterior: nutpie on a 6-dimensional standard normal,
-2 x (500 + 500), has a largest R-hat above 1.01 for 7 of 40 seeds (median 1.0057); here the
-excess comes from the folded (scale) R-hat of the correlation, its bulk R-hat is below 1.001.
-Before this path, one gradient took 28 ms (the general blocked factor) against 5 ms now, the
+Every posterior mean is within 3 posterior SDs of the truth. With nutpie's diagonal mass
+matrix alone (before ``_marginal_nutpie_defaults``) the largest R-hat was 1.0128, 1.0103,
+1.0104 and 1.0020 for seeds 1 to 4 (the folded R-hat of the correlation or sigma; bulk R-hats
+below 1.003): at the edge of what 2 x 500 NUTS draws give, as nutpie on a 6-dimensional
+standard normal, 2 x (500 + 500), has a largest R-hat above 1.01 for 7 of 40 seeds. Before the
+one-term path, one gradient took 28 ms (the general blocked factor) against 5 ms now, the
 compiled code embedded an 8 MB pickle of the Gram matrix per Op (30 to 60 s of compiling), and
 b was drawn at 62 ms per draw against 10 ms.
 """

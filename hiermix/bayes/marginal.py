@@ -30,6 +30,7 @@ from ..errors import ModelError
 from ..naming import b_var, coef_dim, corr_var, level_dim, sd_var
 from ..pls.density import MarginalDensity
 from ..pls.gram import MAX_DENSE_REST, build_gram
+from ..pls.one_term import OneTermDensity, make_density
 from .build import BuiltModel, coords_of, fixed_part, term_cholesky
 from .priors import Priors, resolve_priors
 from .result import chol_draws
@@ -120,6 +121,9 @@ def _op_classes() -> tuple[type, type]:
             grads: Any = self.grad_op(*inputs)
             return [gz * g for g in grads]
 
+    from .op_numba import register_numba
+
+    register_numba(MarginalLoglik, MarginalLoglikGrad)  # called by reference, not pickled
     _OPS = (MarginalLoglik, MarginalLoglikGrad)
     return _OPS
 
@@ -134,7 +138,7 @@ class DensitySlot:
     new data of the same structure by replacing ``density``. Ops compare by slot identity.
     """
 
-    def __init__(self, density: MarginalDensity) -> None:
+    def __init__(self, density: MarginalDensity | OneTermDensity) -> None:
         self.density = density
 
 
@@ -142,7 +146,7 @@ def marginal_loglik(design: Design, beta: Any, Ls: list[Any], sigma: Any,
                     slot: DensitySlot | None = None) -> Any:
     """log p(y | beta, L, sigma) as a PyTensor scalar (b integrated out)."""
     op_cls, _ = _op_classes()
-    slot = slot if slot is not None else DensitySlot(MarginalDensity(build_gram(design)))
+    slot = slot if slot is not None else DensitySlot(make_density(build_gram(design)))
     return op_cls(slot)(beta, sigma, *Ls)
 
 
@@ -198,7 +202,7 @@ def draw_b(built: BuiltModel, posterior: Any, rng: np.random.Generator,
     if store == "none":
         return {}
     design = built.design
-    density = MarginalDensity(build_gram(design))
+    density = make_density(build_gram(design))
     C, D = posterior.sizes["chain"], posterior.sizes["draw"]
     S = C * D
     beta = np.asarray(posterior["beta"]).reshape(S, -1)

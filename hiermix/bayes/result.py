@@ -50,6 +50,9 @@ class SamplerRecord:
         Which sampler ran (b integrated out or sampled jointly) and why.
     store_ranef : str
         What was kept of b ("all", "summary" or "none"), and why when chosen by size.
+    log_likelihood : str
+        Whether the pointwise log-likelihood group was stored ("stored"), and why not
+        otherwise (:func:`hiermix.bayes.sample.loglik_rule`).
     """
 
     sampler: str
@@ -64,6 +67,7 @@ class SamplerRecord:
     n_divergent: int
     marginal_why: str = ""
     store_ranef: str = "all"
+    log_likelihood: str = "stored"
 
 
 def mu_draws(design: Design, beta: Array, b: list[Array], X: Array, offset: Array,
@@ -373,6 +377,8 @@ class BayesResult:
                 *([f"  {r.marginal_why}"] if r.marginal_why else []),
                 *([f"  random effects stored: {r.store_ranef}"] if r.store_ranef != "all"
                   else []),
+                *([f"  pointwise log-likelihood: {r.log_likelihood}"]
+                  if r.log_likelihood != "stored" else []),
                 "", "Fixed effects:", self.fixef_summary().to_string(), "",
                 "Variance components:", self.varcorr_summary().to_string(index=False)]
         if self.diagnostics:

@@ -14,6 +14,7 @@ ArviZ's power-scaling sensitivity (``arviz_stats.psense``) works on the DataTree
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -39,6 +40,10 @@ from .result import BayesResult, SamplerRecord, mu_draws
 #: over 2 x 1000 draws would be 3.2 GB.
 RANEF_DRAWS_MAX = 25_000_000
 STORE_RANEF = ("all", "summary", "none")
+#: Above this many stored numbers of the pointwise log-likelihood (chains x draws x n),
+#: ``log_likelihood=None`` leaves the group out: 25 million doubles are 200 MB, while 1M rows
+#: over 2 x 500 draws would be 8 GB (and its b draws, needed to compute it, more).
+LOGLIK_DRAWS_MAX = 25_000_000
 
 SAMPLERS = ("nutpie", "pymc", "nutpie-numba", "numpyro", "blackjax")
 _MODULE = {"nutpie": "nutpie", "pymc": "pymc", "nutpie-numba": "nutpie", "numpyro": "numpyro",
@@ -72,8 +77,8 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
            random_seed: int | None = None, priors: Priors | str | Mapping[str, Any] | None = None,
            *, centered: bool = False, marginal: bool | str = "auto", sampler: str | None = None,
            target_accept: float = 0.8, cores: int | None = None, progressbar: bool = False,
-           log_likelihood: bool = True, warn: bool = True, store_ranef: str | None = None,
-           lean: bool = False, **kwargs: Any) -> BayesResult:
+           log_likelihood: bool | None = None, warn: bool = True,
+           store_ranef: str | None = None, lean: bool = False, **kwargs: Any) -> BayesResult:
     """Sample the posterior of ``design``'s mixed model with NUTS.
 
     Parameters
@@ -102,9 +107,13 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
         Parallel chains; None lets PyMC choose.
     progressbar : bool
         Show the sampler's progress bar.
-    log_likelihood : bool
-        Store the pointwise log-likelihood (chains x draws x n doubles; turn off for very
-        large n when LOO is not needed).
+    log_likelihood : bool or None
+        Store the pointwise log-likelihood, group ``log_likelihood`` (chains x draws x n
+        doubles, needed by LOO and by the likelihood side of power-scaling sensitivity). None
+        stores it when that is at most :data:`LOGLIK_DRAWS_MAX` numbers and every draw of b
+        is kept, and otherwise leaves it out and says why in ``record.log_likelihood`` (and
+        in an INFO message of the ``hiermix`` logger); True insists (and needs
+        ``store_ranef="all"``); False never stores it. See :func:`loglik_rule`.
     warn : bool
         Issue failed diagnostics as :class:`SamplingWarning`.
     store_ranef : {"all", "summary", "none"} or None
@@ -123,7 +132,8 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
         nothing is warned). For loops over many responses, such as a simulation study, that
         read the parameters' draws only.
     **kwargs
-        Passed to ``pymc.sample``.
+        Passed to ``pymc.sample``, or to ``nutpie.sample`` for ``sampler="nutpie"`` (with b
+        integrated out, ``low_rank_modified_mass_matrix`` defaults to True there).
 
     Notes
     -----
@@ -158,9 +168,12 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
                else "b sampled jointly: centered=True asks for b in the sampler")
     store, store_note = _resolve_store_ranef(design, "none" if lean else store_ranef, draws,
                                              chains)
+    keep_ll, ll_note = loglik_rule(design, False if lean else log_likelihood, store, draws,
+                                   chains)
     seed = (int(np.random.SeedSequence().generate_state(1)[0]) if random_seed is None
             else random_seed)
 
+    _marginal_nutpie_defaults(use_marginal, name, kwargs)
     t0 = time.perf_counter()
     fed = name == "nutpie-numba" and use_marginal and small_applies(design)
     if fed:
@@ -185,7 +198,6 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
             dt["ranef_summary"] = _ranef_summary_dataset(drawn)
     elif store != "all":
         dt = _drop_b(dt, design, store)
-    keep_ll = log_likelihood and store == "all"
     dt = _order_posterior(dt, design)
     if not lean:
         dt = _add_data_groups(dt, design, keep_ll)
@@ -198,7 +210,8 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
     record = SamplerRecord(sampler=name, draws=draws, tune=tune, chains=chains,
                            random_seed=seed, target_accept=target_accept, centered=centered,
                            marginal=use_marginal, seconds=seconds, n_divergent=n_div,
-                           marginal_why=why, store_ranef=store_note)
+                           marginal_why=why, store_ranef=store_note,
+                           log_likelihood=ll_note)
     if lean:
         return BayesResult(datatree=dt, design=design, priors=built.priors, record=record)
     result = BayesResult(datatree=dt, design=design, priors=built.priors, record=record)
@@ -233,6 +246,19 @@ def _run_fed(design: Design, priors: Any, draws: int, tune: int, chains: int, se
     # A warm cache builds no model: draw_b and log_prior read the design and the priors only.
     return (holder[0] if holder
             else BuiltModel(model=None, design=design, priors=pri, centered=False)), dt
+
+
+def _marginal_nutpie_defaults(use_marginal: bool, sampler: str, kwargs: dict[str, Any]) -> None:
+    """nutpie's low-rank modified mass matrix for the marginal model, unless asked otherwise.
+
+    The marginal model has few parameters (beta, the SDs, correlations and sigma), so the
+    low-rank correction of the diagonal mass matrix costs little, and it follows their
+    posterior correlations: on the 1M-row model of issue 14 (benchmarks/bayes.py --scale)
+    the largest R-hat of 2 x (500 + 500) draws went from 1.010 to 1.013 (3 of 4 seeds above
+    1.01) to 1.001 to 1.006, at the same wall time; sleepstudy's ESS/s did not drop.
+    """
+    if use_marginal and sampler == "nutpie":
+        kwargs.setdefault("low_rank_modified_mass_matrix", True)
 
 
 def _run_nuts(built: BuiltModel, sampler: str, draws: int, tune: int, chains: int, seed: int,
@@ -279,6 +305,43 @@ def _resolve_store_ranef(design: Design, store_ranef: str | None, draws: int,
         raise ModelError(f"store_ranef must be one of {', '.join(STORE_RANEF)}; got "
                          f"{store_ranef!r}")
     return store_ranef, store_ranef
+
+
+def loglik_rule(design: Design, log_likelihood: bool | None, store: str, draws: int,
+                chains: int) -> tuple[bool, str]:
+    """(store the pointwise log-likelihood?, the sentence ``record.log_likelihood`` keeps).
+
+    The group has chains x draws x n numbers and is computed from the draws of b, so the
+    default (None) stores it only when every draw of b is kept and the group has at most
+    :data:`LOGLIK_DRAWS_MAX` numbers; above, it is left out with an INFO message of the
+    ``hiermix`` logger. True stores it whatever its size (``store`` must be "all"); False
+    never does.
+
+    Raises
+    ------
+    ArgumentError
+        ``log_likelihood`` not True, False or None.
+    ModelError
+        True with b not kept draw by draw.
+    """
+    if log_likelihood is not None and not isinstance(log_likelihood, bool):
+        raise ArgumentError(f"log_likelihood must be True, False or None; got "
+                            f"{log_likelihood!r}")
+    if log_likelihood is False:
+        return False, "not stored: log_likelihood=False"
+    if store != "all":
+        if log_likelihood:
+            raise ModelError(f"log_likelihood=True needs every draw of b, but store_ranef is "
+                             f"{store!r}; sample with store_ranef='all'")
+        return False, (f"not stored: computed from the draws of b, which store_ranef={store!r} "
+                       "does not keep (log_likelihood=True with store_ranef='all' stores it)")
+    size = chains * draws * design.nobs
+    if log_likelihood is None and size > LOGLIK_DRAWS_MAX:
+        note = (f"not stored: {size:,} numbers (chains x draws x observations), more than "
+                f"{LOGLIK_DRAWS_MAX:,} (log_likelihood=True stores it)")
+        logging.getLogger("hiermix").info("pointwise log-likelihood %s", note)
+        return False, note
+    return True, "stored"
 
 
 def _ranef_summary_dataset(drawn: dict[str, Any]) -> Any:

@@ -68,21 +68,26 @@ def diagnose(prior: float, likelihood: float, threshold: float = THRESHOLD) -> s
     return NO_ISSUE
 
 
-def sensitivity_datatree(post: Any) -> Any:
+def sensitivity_datatree(post: Any, need_likelihood: bool = True) -> Any:
     """The posterior's DataTree, with a ``log_prior`` group computed when it lacks one (a
     posterior sampled before hiermix stored it).
 
     Raises
     ------
     ModelError
-        No ``log_likelihood`` group (sampled with ``log_likelihood=False``).
+        ``need_likelihood`` and no ``log_likelihood`` group: sampled with
+        ``log_likelihood=False``, or left out by size or by ``store_ranef``
+        (:func:`hiermix.bayes.sample.loglik_rule`); the message says which.
     """
     from ..bayes.log_prior import log_prior_dataset
 
     dt = post.datatree
-    if "log_likelihood" not in dt.children:
-        raise ModelError("power-scaling the likelihood needs the pointwise log-likelihood; "
-                         "sample with log_likelihood=True")
+    if need_likelihood and "log_likelihood" not in dt.children:
+        note = getattr(getattr(post, "record", None), "log_likelihood", "")
+        why = f" (this posterior's: {note})" if note and note != "stored" else ""
+        raise ModelError("power-scaling the likelihood needs the pointwise log-likelihood"
+                         f"{why}; sample with log_likelihood=True and store_ranef='all', or "
+                         "ask for component='prior'")
     if "log_prior" not in dt.children:
         dt = dt.copy()
         dt["log_prior"] = log_prior_dataset(post.posterior, post.design, post.priors)
@@ -136,7 +141,8 @@ def sensitivity(post: Any, component: str = "both", threshold: float = THRESHOLD
     Raises
     ------
     ModelError
-        Unknown component, bad alphas or threshold, or no log-likelihood in the posterior.
+        Unknown component, bad alphas or threshold, or no log-likelihood in the posterior
+        (which only ``component="prior"`` does without).
     """
     import arviz_stats as azs
 
@@ -147,7 +153,7 @@ def sensitivity(post: Any, component: str = "both", threshold: float = THRESHOLD
         raise ModelError(f"alphas must bracket 1 as 0 < lower < 1 < upper; got {alphas!r}")
     if not threshold > 0:
         raise ModelError(f"threshold must be positive; got {threshold!r}")
-    dt = sensitivity_datatree(post)
+    dt = sensitivity_datatree(post, need_likelihood=component != "prior")
     cells = parameter_cells(post)
     names = _variables(cells)
     parts = ["prior", "likelihood"] if component == "both" else [component]

@@ -137,6 +137,77 @@ def run_phases(model: str, draws: int, chains: int, seed: int) -> dict:
     return out
 
 
+INSTEVAL = "y ~ service + (1 | s) + (1 | d) + (1 | dept)"
+
+
+def run_insteval(marginal: str, seed: int, draws: int = 500, chains: int = 2) -> dict:
+    """InstEval (issue 14): 2 x (500 + 500) with hiermix's sampler choice (``auto``), the
+    marginal sampler forced (``yes``) or b sampled all non-centred (``no``).
+
+    Reports the wall time of ``Model.sample`` (build, compile, sampling, draws of b), the
+    lowest bulk ESS and highest R-hat over beta, the SDs and sigma, leapfrog steps per draw,
+    and for each SD its posterior mean minus hiermix's own ML estimate (``Model.fit(REML=
+    False)``) in posterior SDs (target: within 3).
+    """
+    import warnings
+
+    import arviz_stats as azs
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from catalogue import load_data
+
+    import hiermix
+
+    data = load_data("InstEval")[["y", "service", "s", "d", "dept"]]
+    m = hiermix.Model(INSTEVAL, data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml = m.fit(REML=False)
+    mg: bool | str = {"auto": "auto", "yes": True, "no": False}[marginal]
+    t0 = time.perf_counter()
+    r = m.sample(draws=draws, tune=draws, chains=chains, random_seed=seed, marginal=mg,
+                 warn=False, log_likelihood=False, store_ranef="summary")
+    wall = time.perf_counter() - t0
+    post = r.datatree["posterior"].to_dataset()
+    sds = [f"sd_{t.label}" for t in m.design.reterms]
+    names = ["beta", "sigma", *sds]
+    ess = azs.ess(post[names], method="bulk")
+    rhat = azs.rhat(post[names])
+    ess_by = {k: float(np.min(np.asarray(v))) for k, v in ess.data_vars.items()}
+    rhat_by = {k: float(np.max(np.asarray(v))) for k, v in rhat.data_vars.items()}
+    ml_sd = dict(zip((t.label for t in m.design.reterms), _ml_sds(ml), strict=True))
+    z = {sd: float((post[sd].mean() - ml_sd[sd[3:]]) / post[sd].std()) for sd in sds}
+    stats = r.datatree["sample_stats"].to_dataset()
+    return {"wall_s": wall, "min_ess_bulk": min(ess_by.values()),
+            "worst": min(ess_by, key=ess_by.__getitem__), "max_rhat": max(rhat_by.values()),
+            "ess": ess_by, "rhat": rhat_by, "sd_minus_ml_in_post_sd": z,
+            "steps_per_draw": float(np.asarray(stats["n_steps"]).mean())
+            if "n_steps" in stats else None,
+            "divergences": r.record.n_divergent, "marginal": r.record.marginal,
+            "why": r.record.marginal_why, "sampler": r.record.sampler}
+
+
+def _ml_sds(fit: object) -> list[float]:
+    """ML SDs of the scalar terms, in design order: sigma * theta_k."""
+    theta = np.asarray(fit.theta)  # type: ignore[attr-defined]
+    return list(float(fit.sigma) * theta)  # type: ignore[attr-defined]
+
+
+def insteval_main(args: argparse.Namespace) -> None:
+    modes = ["auto", "yes", "no"] if args.marginal == "all" else [args.marginal]
+    print(f"# InstEval {INSTEVAL}; {args.chains} chains x ({args.draws} + {args.draws}); "
+          f"load average {os.getloadavg()[0]:.2f} at start")
+    for mode in modes:
+        r = run_insteval(mode, args.seed, args.draws, args.chains)
+        print(f"marginal={mode:<4} {r['wall_s']:7.1f} s  min bulk ESS {r['min_ess_bulk']:6.0f} "
+              f"({r['worst']})  max R-hat {r['max_rhat']:.4f}  steps/draw "
+              f"{r['steps_per_draw']}  divergences {r['divergences']}")
+        print("   ESS", {k: round(v) for k, v in r["ess"].items()},
+              " SD - ML in posterior SDs", {k: round(v, 2)
+                                            for k, v in r["sd_minus_ml_in_post_sd"].items()})
+        print("  ", r["why"], f"; load average {os.getloadavg()[0]:.2f} at end")
+
+
 def run_bambi(model: str, seed: int) -> dict:
     t0 = time.perf_counter()
     import bambi as bmb
@@ -232,7 +303,7 @@ def main() -> None:
     ap.add_argument("--model", default="sleepstudy")
     ap.add_argument("--sampler", default="default",
                     help="hiermix's sampler: default, nutpie, pymc, nutpie-numba")
-    ap.add_argument("--marginal", default="auto", choices=["auto", "yes", "no"])
+    ap.add_argument("--marginal", default="auto", choices=["auto", "yes", "no", "all"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--only", choices=["hiermix", "bambi", "rstanarm"], default=None)
     ap.add_argument("--no-warm", action="store_true", help="skip the untimed warm-up runs")
@@ -241,6 +312,11 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=1000, help="draws and tuning steps (--phases)")
     ap.add_argument("--chains", type=int, default=4, help="chains (--phases)")
     args = ap.parse_args()
+    if args.model == "insteval":
+        if args.draws == 1000 and args.chains == 4:  # this case's own defaults
+            args.draws, args.chains = 500, 2
+        insteval_main(args)
+        return
     if args.phases:
         print(json.dumps(run_phases(args.model, args.draws, args.chains, args.seed), indent=1))
         return

@@ -24,10 +24,6 @@ Parameterisation for sampling:
   b_k ~ MvNormal(0, chol=L_k) directly. Both give the same posterior; the centred form mixes
   better for a term whose levels are each well informed by the data, the non-centred one for
   a term with few observations per level (Papaspiliopoulos, Roberts & Skold 2007, Stat Sci).
-  When the terms are named (not ``centered=True``) and the model has an intercept, the named
-  intercept-only term with the fewest levels carries it (hierarchical centring,
-  :func:`intercept_carrier`): its free variable is ``m_<label>`` = intercept + b_k, and
-  ``b_<label>`` is recorded as m_k - intercept.
 * No dense Z: each term adds ``(b_k[g_k] * X_k).sum(-1)``, an index gather.
 
 Variables follow :mod:`hiermix.naming`: ``beta``, ``sd_<label>``, ``corr_<label>``,
@@ -123,8 +119,7 @@ def build_model(design: Design, priors: Priors | str | Any = None,
         See :func:`hiermix.bayes.priors.resolve_priors`.
     centered : bool or collection of str
         Sample b directly instead of through standardised z (non-centred, the default): True
-        for every term, or the labels of the terms to centre (one of which may then carry the
-        intercept, :func:`intercept_carrier`).
+        for every term, or the labels of the terms to centre.
 
     Returns
     -------
@@ -143,15 +138,10 @@ def build_model(design: Design, priors: Priors | str | Any = None,
     chosen = centered_labels(design, centered)
     # Copies: the design's arrays are read-only, and compiled backends (numba) want to own theirs.
     X = np.array(design.X, dtype=float)
-    # centered=True keeps every term's b_k as the free variable (the plain centred form)
-    carrier = None if isinstance(centered, bool) else intercept_carrier(design, chosen)
     with pm.Model(coords=coords_of(design)) as model:
-        eta = fixed_part(design, pri, X, add_intercept=carrier is None)
+        eta = fixed_part(design, pri, X)
         for t in design.reterms:
-            if t.label == carrier:
-                b = _carrying_term(t, pri, model["intercept_c"])
-            else:
-                b = _random_term(t, pri, t.label in chosen)
+            b = _random_term(t, pri, t.label in chosen)
             Xk = np.array(t.X, dtype=float)
             codes = np.array(t.codes, dtype=np.int64)
             # (n, q_k) gathered by level * (n, q_k) term columns -> (n,)
@@ -186,33 +176,8 @@ def centered_labels(design: Design, centered: bool | Collection[str]) -> tuple[s
     return tuple(lab for lab in labels if lab in set(centered))
 
 
-def intercept_carrier(design: Design, centred: Collection[str]) -> str | None:
-    """The centred term whose level means carry the intercept, or None.
-
-    With an intercept and centred intercept-only terms, the data fix intercept + b_j for each
-    level j far more tightly than either: a ridge along which NUTS moves slowly, widest for
-    the term with the largest sd_k^2 / l_k (InstEval's 14 departments: bulk ESS of the
-    intercept 112 and of sd_dept 134 in 2 x 1000 draws with every term centred, load average
-    6, /tmp measurement of 2026-12-01). Hierarchical centring (Gelfand, Sahu & Carlin 1995)
-    removes it: that term's free variable is m_j = intercept + b_j ~ N(intercept, sd_k^2),
-    a change of variables with unit Jacobian, so priors and posterior are unchanged. The term
-    with the fewest levels is taken (the largest sd_k^2 / l_k for like SDs).
-    """
-    if not has_intercept(design):
-        return None
-    cands = [t for t in design.reterms
-             if t.label in centred and t.q == 1 and tuple(t.cnames) == (INTERCEPT,)]
-    if not cands:
-        return None
-    return min(cands, key=lambda t: t.nlevels).label
-
-
-def fixed_part(design: Design, pri: Priors, X: np.ndarray, add_intercept: bool = True) -> Any:
-    """beta (deterministic, dims ``coef``) and X beta as a tensor of shape (n,).
-
-    With ``add_intercept=False`` the centred intercept ``intercept_c`` is left out of X beta
-    (a term carries it, :func:`intercept_carrier`); beta still holds it.
-    """
+def fixed_part(design: Design, pri: Priors, X: np.ndarray) -> Any:
+    """beta (deterministic, dims ``coef``) and X beta as a tensor of shape (n,)."""
     import pymc as pm
     import pytensor.tensor as pt
 
@@ -227,10 +192,9 @@ def fixed_part(design: Design, pri: Priors, X: np.ndarray, add_intercept: bool =
         if isinstance(pri.intercept, Flat):
             # A flat prior starts at 0, possibly far from the data; start at m instead.
             pm.Model.get_context().set_initval(alpha, pri.location)
-        base = alpha if add_intercept else 0.0
         if not slope:
             pm.Deterministic("beta", alpha[None], dims=FIXEF_DIM)
-            return base + pt.zeros(n)
+            return alpha + pt.zeros(n)
         Xs = X[:, slope]
         centre = Xs.mean(axis=0)
         bs = pri.require("coef").rv("beta_slope", shape=(len(slope),))
@@ -241,7 +205,7 @@ def fixed_part(design: Design, pri: Priors, X: np.ndarray, add_intercept: bool =
             parts[j] = bs[k][None]
         pm.Deterministic("beta", pt.concatenate(parts), dims=FIXEF_DIM)
         # (n, p-1) @ (p-1,) -> (n,)
-        return base + pt.dot(Xs - centre, bs)
+        return alpha + pt.dot(Xs - centre, bs)
     beta = pri.require("coef").rv("beta", dims=FIXEF_DIM)
     return pt.dot(X, beta)
 
@@ -263,19 +227,6 @@ def term_cholesky(t: Any, pri: Priors) -> Any:
     rows, cols = _pair_index(q)
     pm.Deterministic(corr_var(lab), corr[rows, cols], dims=pair_dim(lab))
     return chol
-
-
-def _carrying_term(t: Any, pri: Priors, alpha: Any) -> Any:
-    """m_k = intercept + b_k, shape (l_k, 1), for the term that carries the intercept
-    (:func:`intercept_carrier`); b_k = m_k - intercept is recorded as ``b_<label>``."""
-    import pymc as pm
-
-    lab = t.label
-    dims = (level_dim(lab), coef_dim(lab))
-    chol = term_cholesky(t, pri)
-    m = pm.Normal(f"m_{lab}", alpha, chol[:, 0][None, :], dims=dims)
-    pm.Deterministic(b_var(lab), m - alpha, dims=dims)
-    return m
 
 
 def _random_term(t: Any, pri: Priors, centered: bool) -> Any:

@@ -83,10 +83,7 @@ def test_glmm_choice_is_unchanged() -> None:
 def test_build_centres_the_terms_named() -> None:
     d = _two_terms()
     names = build_model(d, centered=("h",)).free_names
-    # h, centred and intercept-only, carries the intercept: m_h = intercept + b_h
-    assert "m_h" in names and "z_g" in names and "z_h" not in names and "b_h" not in names
-    names = build_model(d, centered=("g", "h")).free_names
-    assert "b_g" in names and "m_h" in names and not any(n.startswith("z_") for n in names)
+    assert "b_h" in names and "z_g" in names and "z_h" not in names and "b_g" not in names
     both = build_model(d, centered=True)
     assert both.centered and both.centered_terms == ("g", "h")
     assert not build_model(d, centered=("g",)).centered
@@ -105,24 +102,3 @@ def test_sample_records_the_automatic_choice(monkeypatch: pytest.MonkeyPatch,
     forced = hiermix.bayes.sample(d, draws=5, tune=5, chains=1, sampler="pymc", random_seed=1,
                                   warn=False, log_likelihood=False, marginal=True)
     assert forced.record.marginal
-
-
-def test_carried_intercept_leaves_the_density_unchanged() -> None:
-    """m_h = intercept + b_h has unit Jacobian: the log density at (intercept, b) equals the
-    plain centred model's at the same point (1e-9 absolute, PyMC's own log densities)."""
-    d = _two_terms()
-    plain = build_model(d, centered=True).model
-    carried = build_model(d, centered=("g", "h")).model
-    rng = np.random.default_rng(5)
-    point = {"intercept_c": np.array(0.9), "beta_slope": np.array([0.4]),
-             "sd_g_log__": np.log(np.array([0.8])), "sd_h_log__": np.log(np.array([0.2])),
-             "sigma_log__": np.array(np.log(1.1)),
-             "b_g": rng.normal(0, 0.8, (200, 1)), "b_h": rng.normal(0, 0.2, (40, 1))}
-    other = {k: v for k, v in point.items() if k != "b_h"}
-    other["m_h"] = point["b_h"] + point["intercept_c"]
-    got = float(carried.compile_logp(jacobian=True)(other))
-    expected = float(plain.compile_logp(jacobian=True)(point))
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
-    b_h = carried.compile_fn(carried["b_h"], inputs=[carried["m_h"], carried["intercept_c"]])
-    np.testing.assert_allclose(b_h({"m_h": other["m_h"], "intercept_c": point["intercept_c"]}),
-                               point["b_h"], rtol=0, atol=1e-14)

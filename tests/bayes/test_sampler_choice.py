@@ -22,14 +22,14 @@ from hiermix.errors import ModelError
 
 
 def _two_terms(seed: int = 3) -> hiermix.design.Design:
-    """y ~ x + (1 | g) + (1 | h): g has 200 levels of 50 rows and SD 1 (ratio ~50), h has 40
-    levels and SD 0.1 (ratio ~ 250 * 0.01 = 2.5 by rows per level; well below g's)."""
+    """y ~ x + (1 | g) + (1 | h): g has 100 levels of 20 rows and SD 1 (ratio ~20), h has 40
+    levels of ~50 rows and SD 0.1 (ratio ~0.5)."""
     rng = np.random.default_rng(seed)
-    n = 10_000
-    g = np.repeat(np.arange(200), 50)
+    n = 2_000
+    g = np.repeat(np.arange(100), 20)
     h = rng.integers(0, 40, n)
     x = rng.normal(size=n)
-    y = 1.0 + 0.5 * x + rng.normal(0, 1.0, 200)[g] + rng.normal(0, 0.1, 40)[h] \
+    y = 1.0 + 0.5 * x + rng.normal(0, 1.0, 100)[g] + rng.normal(0, 0.1, 40)[h] \
         + rng.normal(0, 1.0, n)
     df = pd.DataFrame({"y": y, "x": x, "g": pd.Categorical(g), "h": pd.Categorical(h)})
     return hiermix.Model("y ~ x + (1 | g) + (1 | h)", df).design

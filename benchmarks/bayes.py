@@ -57,10 +57,11 @@ tried: all centred, dept carries intercept (2)    854     25.1    99     1.0158 
 SD's posterior mean was within 0.35 posterior SDs of ML.) "dept carries intercept" was
 hierarchical centring (dept's free variable m_j = intercept + b_j): it doubled the intercept's
 ESS (244 and 312) but lowered sd_dept's (73 and 99), so the lowest ESS got worse and it was
-dropped. The issue's earlier all-non-centred run: 84 s, sd_dept ESS 72, R-hat 1.038. The
-marginal sampler (b integrated out, 6 free parameters) costs one dense 1,142 x 1,142 Cholesky factor and inverse per gradient: 0.34 s
-single-threaded at load 3 (1.1 s at load 12; the first call also compiles the numba kernels,
-7 s), so 2 x 1000 iterations at even 4 leapfrog steps each need about 20 minutes of one core
+dropped. The issue's earlier all-non-centred run: 84 s, sd_dept ESS 72, R-hat 1.038.
+The marginal sampler (b integrated out, 6 free parameters) costs one dense 1,142 x 1,142
+Cholesky factor and inverse per gradient: 0.34 s single-threaded at load 3 (1.1 s at load
+12; the first call also compiles the numba kernels, 7 s), so 2 x 1000 iterations at even 4
+leapfrog steps each need about 20 minutes of one core
 per chain: it cannot meet 120 s here, whatever its ESS.
 """
 

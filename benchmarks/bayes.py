@@ -49,6 +49,7 @@ sampler (seed)                                   wall s  steps  ESS     max R-ha
 joint, d and dept centred (1)                     338     25.9   107     1.0085     3.0 - 6.5
 auto = joint, all centred (1)                     472     25.8   112     1.0217     5.7 - 6.7
 auto = joint, all centred (2)                     926     24.5   137     1.0096    12.4 - 12.7
+auto = joint, all centred (3)                     149     25.3    53     1.0519     0.6 - 2.3
 tried: all centred, dept carries intercept (1)    426     22.3    73     1.0270     8.0 - 8.5
 tried: all centred, dept carries intercept (2)    854     25.1    99     1.0158     7.1 - 12.7
 ==============================================  =======  =====  ======  =========  ==========
@@ -61,8 +62,9 @@ dropped. The issue's earlier all-non-centred run: 84 s, sd_dept ESS 72, R-hat 1.
 The marginal sampler (b integrated out, 6 free parameters) costs one dense 1,142 x 1,142
 Cholesky factor and inverse per gradient: 0.34 s single-threaded at load 3 (1.1 s at load
 12; the first call also compiles the numba kernels, 7 s), so 2 x 1000 iterations at even 4
-leapfrog steps each need about 20 minutes of one core
-per chain: it cannot meet 120 s here, whatever its ESS.
+leapfrog steps each need about 20 minutes of one core per chain: it cannot meet 120 s here,
+whatever its ESS (a 2 x (40 + 40) marginal run did not finish within 25 minutes at load 7
+to 13).
 """
 
 from __future__ import annotations

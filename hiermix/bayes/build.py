@@ -20,7 +20,10 @@ Parameterisation for sampling:
   is linear with unit Jacobian, so a flat prior on the free variables is flat on beta.
 * Random effects, non-centred (default): ``z_<label>`` (l_k, q_k) ~ N(0, 1) and
   b_k = z_k L_k^T, with L_k = S_k chol(R_k) from ``pm.LKJCholeskyCov`` (q_k > 1) or L_k = sd_k
-  (q_k = 1). Centred on request: b_k ~ MvNormal(0, chol=L_k) directly.
+  (q_k = 1). Centred on request, for every term or for the terms named:
+  b_k ~ MvNormal(0, chol=L_k) directly. Both give the same posterior; the centred form mixes
+  better for a term whose levels are each well informed by the data, the non-centred one for
+  a term with few observations per level (Papaspiliopoulos, Roberts & Skold 2007, Stat Sci).
 * No dense Z: each term adds ``(b_k[g_k] * X_k).sum(-1)``, an index gather.
 
 Variables follow :mod:`hiermix.naming`: ``beta``, ``sd_<label>``, ``corr_<label>``,
@@ -29,12 +32,14 @@ Variables follow :mod:`hiermix.naming`: ``beta``, ``sd_<label>``, ``corr_<label>
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..design import Design
+from ..errors import ModelError
 from ..naming import (
     FIXEF_DIM,
     INTERCEPT,
@@ -64,13 +69,16 @@ class BuiltModel:
     design : Design
     priors : Priors
     centered : bool
-        True when b is sampled directly (centred parameterisation).
+        True when b is sampled directly (centred parameterisation) for every term.
+    centered_terms : tuple of str
+        Labels of the terms whose b is sampled directly.
     """
 
     model: Any
     design: Design
     priors: Priors
     centered: bool
+    centered_terms: tuple[str, ...] = ()
 
     @property
     def free_names(self) -> list[str]:
@@ -101,7 +109,7 @@ def _pair_index(q: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_model(design: Design, priors: Priors | str | Any = None,
-                centered: bool = False) -> BuiltModel:
+                centered: bool | Collection[str] = False) -> BuiltModel:
     """Build the PyMC model of ``design``.
 
     Parameters
@@ -109,24 +117,31 @@ def build_model(design: Design, priors: Priors | str | Any = None,
     design : Design
     priors : None, "default", "flat", mapping or Priors
         See :func:`hiermix.bayes.priors.resolve_priors`.
-    centered : bool
-        Sample b directly instead of through standardised z (non-centred, the default).
+    centered : bool or collection of str
+        Sample b directly instead of through standardised z (non-centred, the default): True
+        for every term, or the labels of the terms to centre.
 
     Returns
     -------
     BuiltModel
+
+    Raises
+    ------
+    ModelError
+        A label in ``centered`` names no term of the design.
     """
     import pymc as pm
     import pytensor.tensor as pt
 
     pri = resolve_priors(design, priors)
     fam = design.family
+    chosen = centered_labels(design, centered)
     # Copies: the design's arrays are read-only, and compiled backends (numba) want to own theirs.
     X = np.array(design.X, dtype=float)
     with pm.Model(coords=coords_of(design)) as model:
         eta = fixed_part(design, pri, X)
         for t in design.reterms:
-            b = _random_term(t, pri, centered)
+            b = _random_term(t, pri, t.label in chosen)
             Xk = np.array(t.X, dtype=float)
             codes = np.array(t.codes, dtype=np.int64)
             # (n, q_k) gathered by level * (n, q_k) term columns -> (n,)
@@ -142,7 +157,23 @@ def build_model(design: Design, priors: Priors | str | Any = None,
             phi = pt.constant(1.0)
         response_rv(RESPONSE, fam, np.array(design.y, dtype=float),
                     np.array(design.weights, dtype=float), eta, phi, dims=OBS_DIM)
-    return BuiltModel(model=model, design=design, priors=pri, centered=centered)
+    all_centred = bool(design.reterms) and len(chosen) == len(design.reterms)
+    return BuiltModel(model=model, design=design, priors=pri, centered=all_centred,
+                      centered_terms=chosen)
+
+
+def centered_labels(design: Design, centered: bool | Collection[str]) -> tuple[str, ...]:
+    """The labels of the terms to centre, in design order, from True, False or labels."""
+    labels = [t.label for t in design.reterms]
+    if isinstance(centered, bool):
+        return tuple(labels) if centered else ()
+    if isinstance(centered, str):
+        centered = (centered,)
+    unknown = [c for c in centered if c not in labels]
+    if unknown:
+        raise ModelError(f"centered names {unknown[0]!r}, which is not a random-effects term; "
+                         f"the terms are {', '.join(map(repr, labels))}")
+    return tuple(lab for lab in labels if lab in set(centered))
 
 
 def fixed_part(design: Design, pri: Priors, X: np.ndarray) -> Any:
@@ -213,3 +244,58 @@ def _random_term(t: Any, pri: Priors, centered: bool) -> Any:
     z = pm.Normal(f"z_{lab}", 0.0, 1.0, dims=dims)
     # (l_k, q_k) @ (q_k, q_k) -> (l_k, q_k): each row is L_k z_j
     return pm.Deterministic(b_var(lab), pt.dot(z, chol.T), dims=dims)
+
+
+#: A term is centred by ``centered="auto"`` when the median over its levels of the ratio of
+#: data to prior precision, h_j tau^2 / sigma^2, is at least this (see :func:`information`).
+CENTRE_MIN_INFORMATION = 1.0
+
+
+def information(design: Design) -> dict[str, float]:
+    """Median over levels of h_j tau_k^2 / sigma^2 for each one-column term, a pre-sampling
+    estimate of how well the data inform each level's effect.
+
+    h_j = sum_{i in level j} w_i x_i^2 is the data precision of b_j (times sigma^2). sigma^2
+    and tau_k^2 are one-way moment estimates on the residuals r of the weighted least-squares
+    fit of the fixed effects: b-hat_j = sum w x r / h_j per level, sigma^2 = the pooled
+    within-level residual variance, tau_k^2 = max(0, var_j(b-hat_j) - mean_j(sigma^2 / h_j))
+    (other terms are ignored, which only blurs the estimate). A ratio above 1 means the data
+    pin b_j down more tightly than its prior spread: the centred parameterisation then mixes
+    better (Papaspiliopoulos, Roberts & Skold 2007); below 1 the non-centred one does. Terms
+    with several columns are left out (they stay non-centred).
+    """
+    X = np.asarray(design.X, dtype=float)
+    w = np.asarray(design.weights, dtype=float)
+    y = np.asarray(design.y, dtype=float) - np.asarray(design.offset, dtype=float)
+    sw = np.sqrt(w)
+    if X.shape[1]:
+        coef = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)[0]
+        r = y - X @ coef
+    else:
+        r = y
+    out: dict[str, float] = {}
+    for t in design.reterms:
+        if t.q != 1:
+            continue
+        codes = np.asarray(t.codes, dtype=np.intp)
+        x = np.asarray(t.X, dtype=float)[:, 0]
+        h = np.bincount(codes, weights=w * x * x, minlength=t.nlevels)
+        seen = h > 0
+        bhat = np.zeros(t.nlevels)
+        bhat[seen] = np.bincount(codes, weights=w * x * r, minlength=t.nlevels)[seen] / h[seen]
+        rss = float(np.sum(w * (r - bhat[codes] * x) ** 2))
+        dof = len(r) - int(seen.sum())
+        if dof <= 0 or seen.sum() < 2 or not rss > 0:
+            continue
+        sigma2 = rss / dof
+        tau2 = max(0.0, float(np.var(bhat[seen], ddof=1) - np.mean(sigma2 / h[seen])))
+        out[t.label] = float(np.median(h[seen] * tau2 / sigma2))
+    return out
+
+
+def auto_centered(design: Design) -> tuple[str, ...]:
+    """Labels of the terms whose :func:`information` is at least
+    :data:`CENTRE_MIN_INFORMATION`, in design order."""
+    info = information(design)
+    return tuple(t.label for t in design.reterms
+                 if info.get(t.label, 0.0) >= CENTRE_MIN_INFORMATION)

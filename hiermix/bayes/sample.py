@@ -29,7 +29,7 @@ from .build import OBS_DIM, RESPONSE, BuiltModel, build_model
 from .diagnostics import diagnose, emit
 from .log_prior import log_prior_dataset
 from .marginal import build_model as build_marginal
-from .marginal import draw_b, marginal_reason
+from .marginal import draw_b, marginal_reason, sampler_choice
 from .marginal_small import applies as small_applies
 from .marginal_small import build_model as build_small
 from .priors import Priors
@@ -95,8 +95,11 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
     marginal : bool or "auto"
         Integrate b out while sampling and draw it afterwards from its exact conditional
         posterior (:mod:`hiermix.bayes.marginal`); every gaussian identity-link model with
-        positive weights. "auto" does it where possible and not ``centered``; the result's
-        ``record.marginal_why`` says which sampler ran and why.
+        positive weights. "auto" does it where possible and not ``centered``, unless the
+        terms after the first are too many for its dense block
+        (:func:`~hiermix.bayes.marginal.sampler_choice`: b is then sampled, with the terms the
+        data inform well centred); the result's ``record.marginal_why`` says which sampler
+        ran and why.
     sampler : {"nutpie", "pymc", "nutpie-numba", "numpyro", "blackjax"} or None
         NUTS implementation: ``"nutpie"`` runs nutpie's sampler on PyTensor's compiled
         log-density (:mod:`hiermix.bayes.nutpie_backend`), ``"nutpie-numba"`` is PyMC's own
@@ -166,6 +169,9 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
     if possible and not use_marginal:
         why = ("b sampled jointly: marginal=False was asked for" if marginal is False
                else "b sampled jointly: centered=True asks for b in the sampler")
+    auto_centred: tuple[str, ...] = ()
+    if use_marginal and marginal == "auto":  # too large a dense block: joint, some centred
+        use_marginal, auto_centred, why = sampler_choice(design)
     store, store_note = _resolve_store_ranef(design, "none" if lean else store_ranef, draws,
                                              chains)
     keep_ll, ll_note = loglik_rule(design, False if lean else log_likelihood, store, draws,
@@ -186,7 +192,7 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
             built = (build_small(design, priors) if small_applies(design)
                      else build_marginal(design, priors))
         else:
-            built = build_model(design, priors, centered=centered)
+            built = build_model(design, priors, centered=centered or auto_centred)
         dt = _run_nuts(built, name, draws, tune, chains, seed, target_accept, cores,
                        progressbar, kwargs)
     if use_marginal:

@@ -35,18 +35,56 @@ x_0 = chol(M_0^{-1}) e_0 - M_0^{-1} C' x_Z level by level.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
-import scipy.sparse as sp
 from scipy.linalg import lapack
 
 from .blocked import BlockedCholesky, Factor
 from .gram import Gram
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
+
+#: BLAS threads while a log density and gradient are evaluated. The samplers run chains in
+#: parallel threads, each factoring its own dense block; BLAS threads on top oversubscribe the
+#: cores (InstEval on 2 cores: one evaluation 0.35 s single-threaded, 0.7 to 3.9 s with two
+#: BLAS threads under load, /tmp profiling of 2026-12-01, benchmarks/bayes.py --model insteval).
+BLAS_THREADS = 1
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limiter: Any = None
+_blas_controller: Any = None
+
+
+@contextmanager
+def _single_thread_blas() -> Iterator[None]:
+    """BLAS limited to :data:`BLAS_THREADS` threads while any evaluation runs.
+
+    OpenBLAS's thread count is process-wide: the first evaluation to enter sets it and the
+    last to leave restores it, so concurrent chains never restore it under each other.
+    """
+    global _blas_users, _blas_limiter, _blas_controller
+    with _blas_lock:
+        if _blas_users == 0:
+            if _blas_controller is None:  # finding the libraries costs ~1 ms; once
+                from threadpoolctl import ThreadpoolController
+
+                _blas_controller = ThreadpoolController()
+            _blas_limiter = _blas_controller.limit(limits=BLAS_THREADS, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0 and _blas_limiter is not None:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
 
 
 class MarginalDensity:
@@ -98,7 +136,8 @@ class MarginalDensity:
             np.ascontiguousarray(L, dtype=float).tobytes() for L in Ls)
         if self._last is not None and self._last[0] == key:
             return self._last[1]
-        out = self._logp_and_grad(beta, [np.asarray(L, dtype=float) for L in Ls], sigma)
+        with _single_thread_blas():
+            out = self._logp_and_grad(beta, [np.asarray(L, dtype=float) for L in Ls], sigma)
         self._last = (key, out)
         return out
 
@@ -139,47 +178,75 @@ class MarginalDensity:
         return float(logp), d_beta, tuple(d_L), float(d_sigma)
 
     def inverse_diag_sums(self, f: Factor) -> tuple[np.ndarray, ...]:
-        """B_k = sum over levels of the diagonal blocks of M^{-1}, shape (q_k, q_k) per term."""
+        """B_k = sum over levels of the diagonal blocks of M^{-1}, shape (q_k, q_k) per term.
+
+        Terms 1..: the diagonal blocks of S_Z^{-1} (LAPACK ``potri``, lower triangle only).
+        Term 0: B_0 = sum_g M_0g^{-1} + sum_g (C M_0^{-1})_g' S_Z^{-1} (C M_0^{-1})_g, whose
+        entry (i, j) is tr(S_Z^{-1} K_ij), K_ij = Lambda_Z' A_Z0 G_ij A_Z0' Lambda_Z with
+        G_ij = blockdiag_g(sym(P_g e_i e_j' P_g')), P_g = Lambda_0 M_0g^{-1}: an m_z x m_z
+        product formed by the factor's own A_Z0 W A_Z0' kernel (q_0 (q_0 + 1) / 2 of them)
+        instead of the l_0 q_0 dense columns of S_Z^{-1} C M_0^{-1}.
+        """
         g = self.gram
         mz = g.m_z
         q0 = g.terms[0].q
         B0 = f.M0inv.sum(axis=0)
         if not mz:
             return (B0,)
+        # lower triangle of S_Z^{-1}; potri leaves the strict upper one as the factor's junk
         Sinv, _ = lapack.dpotri(f.LR[:mz, :mz], lower=1)
-        Sinv = np.tril(Sinv) + np.tril(Sinv, -1).T
-        out = []
-        CM = self._c_m0inv(f)  # (m_z, l_0 q_0), sparse
-        T = np.asarray((CM.T @ Sinv).T)  # S_Z^{-1} C M_0^{-1}, dense (m_z, l_0 q_0)
-        # sum_g (C M_0^{-1})_g' S_Z^{-1} (C M_0^{-1})_g, entry (i, j): columns i::q0 and j::q0
+        Sinv = np.tril(Sinv)
+        dS = np.diag(Sinv)
+        P = f.lambdas[0][None, :, :] @ f.M0inv  # (l_0, q_0, q_0): Lambda_0 M_0g^{-1}
         B0 = B0.copy()
         for i in range(q0):
-            for j in range(q0):
-                B0[i, j] += float(CM[:, i::q0].multiply(T[:, j::q0]).sum())
-        out.append(B0)
+            for j in range(i + 1):
+                # G_g = sym(P_g e_i e_j' P_g'), (l_0, q_0, q_0)
+                G = 0.5 * (P[:, :, i, None] * P[:, None, :, j]
+                           + P[:, :, j, None] * P[:, None, :, i])
+                K = self._rest_sandwich(f, self._schur_lower(G))
+                # tr(S_Z^{-1} K) for symmetric S_Z^{-1} and K from their lower triangles
+                val = 2.0 * float(np.sum(Sinv * K)) - float(np.sum(dS * np.diag(K)))
+                B0[i, j] += val
+                if i != j:
+                    B0[j, i] += val
+        out = [B0]
         for t in g.terms[1:]:
             blk = Sinv[t.offset:t.offset + t.size, t.offset:t.offset + t.size]
+            if t.q == 1:
+                out.append(np.array([[float(np.sum(np.diag(blk)))]]))
+                continue
             r = blk.reshape(t.nlevels, t.q, t.nlevels, t.q)
             idx = np.arange(t.nlevels)
-            out.append(r[idx, :, idx, :].sum(axis=0))
+            lower = r[idx, :, idx, :].sum(axis=0)  # (q, q), lower triangle per level block
+            out.append(np.tril(lower) + np.tril(lower, -1).T)
         return tuple(out)
 
-    def _lambda_z(self, lams: tuple[np.ndarray, ...]) -> Any:
-        """blockdiag(I_{l_k} (x) Lambda_k) over terms 1.., shape (m_z, m_z)."""
-        g = self.gram
-        return sp.block_diag([sp.kron(sp.identity(t.nlevels), sp.csr_matrix(lam))
-                              for t, lam in zip(g.terms[1:], lams[1:], strict=True)],
-                             format="csr")
+    def _schur_lower(self, G: np.ndarray) -> np.ndarray:
+        """Lower triangle of A_Z0 G A_Z0', shape (m_z, m_z), zeros above, G (l_0, q_0, q_0)
+        symmetric per level; the factor update's own code path, with W = -G so that it adds."""
+        mz = self.gram.m_z
+        K = np.zeros((mz, mz))
+        self.chol._subtract_zz(K, -G)
+        return np.tril(K) if self.chol._csc is None else K
 
-    def _c_m0inv(self, f: Factor) -> Any:
-        """C M_0^{-1} = Lambda_Z' A_Z0 Lambda_0 M_0^{-1}, sparse (m_z, l_0 q_0)."""
+    def _rest_sandwich(self, f: Factor, K: np.ndarray) -> np.ndarray:
+        """Lower triangle of Lambda_Z' K Lambda_Z for symmetric K given by its lower triangle."""
         g = self.gram
-        t0 = g.terms[0]
-        l0, q0 = t0.nlevels, t0.q
-        idx = np.arange(l0, dtype=np.int32)
-        right = sp.bsr_matrix((f.lambdas[0] @ f.M0inv, idx, np.arange(l0 + 1, dtype=np.int32)),
-                              shape=(l0 * q0, l0 * q0))
-        return (self._lambda_z(f.lambdas).T @ g.AZ0 @ right).tocsr()
+        if all(t.q == 1 for t in g.terms[1:]):
+            s = np.empty(g.m_z)
+            for t, lam in zip(g.terms[1:], f.lambdas[1:], strict=True):
+                s[t.offset:t.offset + t.size] = lam[0, 0]
+            K *= s[:, None]
+            K *= s[None, :]
+            return K
+        full = K + np.tril(K, -1).T
+        # rest_scale acts on the rows of an (m, c) array; pad to its m = m_z + p + 1 rows
+        pad = np.zeros((g.m, g.m_z))
+        pad[:g.m_z] = full
+        half = self.chol.rest_scale(f.lambdas, pad)[:g.m_z]  # Lambda_Z' K
+        pad[:g.m_z] = half.T
+        return np.tril(self.chol.rest_scale(f.lambdas, pad)[:g.m_z])  # (Lambda_Z' K Lambda_Z)'
 
     # ---------------------------------------------------------------- conditional draws
     def draw_b(self, beta: np.ndarray, Ls: Sequence[np.ndarray], sigma: float,

@@ -189,7 +189,7 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
         if use_marginal:
             # One term with q <= 2: the closed-form density compiles into the log posterior
             # (no Python Op per evaluation); the general case uses the blocked factorisation.
-            built = (build_small(design, priors) if small_applies(design)
+            built = (build_small(design, priors) if _small_in_graph(design)
                      else build_marginal(design, priors))
         else:
             built = build_model(design, priors, centered=centered or auto_centred)
@@ -252,6 +252,28 @@ def _run_fed(design: Design, priors: Any, draws: int, tune: int, chains: int, se
     # A warm cache builds no model: draw_b and log_prior read the design and the priors only.
     return (holder[0] if holder
             else BuiltModel(model=None, design=design, priors=pri, centered=False)), dt
+
+
+#: Levels above which a one-term model's marginal density runs as one compiled pass over the
+#: levels (:mod:`hiermix.pls.one_term`, behind an Op) rather than as PyTensor vector
+#: operations on the per-level statistics (:mod:`hiermix.bayes.marginal_small`): the graph
+#: wins where the Op's per-call Python cost dominates, the fused pass where the graph's
+#: level-sized temporaries do. See ``_small_in_graph`` for the measurements.
+SMALL_MAX_LEVELS = 1_000
+
+
+def _small_in_graph(design: Design) -> bool:
+    """Write the one-term marginal density into the PyTensor graph?
+
+    Measured 2026-12-01 on the 2-core machine (load average 1 to 2), ``y ~ x + (1 + x | g)``
+    with 10 rows per level, whole ``sample()`` calls of 2 x (500 + 500), two seeds: 2,000
+    levels 26.4 / 17.7 s through the graph against 22.9 / 15.7 s through the compiled pass;
+    10,000 levels 70.6 / 69.2 s against 58.7 / 61.6 s; 100,000 levels (``benchmarks/bayes.py
+    --scale``) 123 s of sampling against 25 s. The crossover lies below 2,000 levels and was
+    not measured further; below the cap the graph keeps the Python call per gradient out of
+    small models such as sleepstudy (18 levels) and the studies' data sets.
+    """
+    return small_applies(design) and design.reterms[0].nlevels <= SMALL_MAX_LEVELS
 
 
 def _marginal_nutpie_defaults(use_marginal: bool, sampler: str, kwargs: dict[str, Any]) -> None:

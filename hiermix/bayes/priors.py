@@ -133,6 +133,12 @@ def _params(shape: tuple[int, ...] | None, *values: Any) -> list[np.ndarray]:
     """
     out = []
     for v in values:
+        if hasattr(v, "type") and hasattr(v, "owner"):
+            # Already a graph variable (a prior parameter fed as shared data by
+            # :func:`hiermix.bayes.marginal_small.build_fed_model`): its value is not a constant
+            # of the graph, so it leaves the structure alone as it is.
+            out.append(v)
+            continue
         a = np.asarray(v, dtype=np.float64)
         if shape:
             a = np.broadcast_to(a, shape).copy()

@@ -42,6 +42,7 @@ from numba import njit
 
 from .density import MarginalDensity
 from .gram import Gram
+from .kernels import cholesky_lower
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -81,52 +82,39 @@ def _level_mode(lam: np.ndarray, D: np.ndarray, AXY0: np.ndarray, beta: np.ndarr
             s += lam[a, i] * e
         r[i] = s
     # K K' = M, then u = M^{-1} r by two triangular solves
-    logdet = 0.0
-    for j in range(q):
-        s = M[j, j]
-        for k in range(j):
-            s -= K[j, k] * K[j, k]
-        if not s > 0.0:
-            return np.nan
-        d = np.sqrt(s)
-        K[j, j] = d
-        logdet += 2.0 * np.log(d)
-        for i in range(j + 1, q):
-            s = M[i, j]
-            for k in range(j):
-                s -= K[i, k] * K[j, k]
-            K[i, j] = s / d
-        for i in range(j):
-            K[i, j] = 0.0
+    logdet = cholesky_lower(M, K, q)
+    if np.isnan(logdet):
+        return np.nan
+    _chol_solve(K, r, u)
+    return logdet
+
+
+@njit(cache=True, nogil=True)
+def _chol_solve(K: np.ndarray, r: np.ndarray, x: np.ndarray) -> None:  # pragma: no cover - jit
+    """x = (K K')^{-1} r for lower-triangular K (q, q): forward, then back substitution."""
+    q = K.shape[0]
     for i in range(q):
         s = r[i]
         for k in range(i):
-            s -= K[i, k] * u[k]
-        u[i] = s / K[i, i]
+            s -= K[i, k] * x[k]
+        x[i] = s / K[i, i]
     for i in range(q - 1, -1, -1):
-        s = u[i]
+        s = x[i]
         for k in range(i + 1, q):
-            s -= K[k, i] * u[k]
-        u[i] = s / K[i, i]
-    return logdet
+            s -= K[k, i] * x[k]
+        x[i] = s / K[i, i]
 
 
 @njit(cache=True, nogil=True)
 def _inverse_spd(K: np.ndarray, Minv: np.ndarray) -> None:  # pragma: no cover - jit
     """Minv = (K K')^{-1} for lower-triangular K (q, q), column by column."""
     q = K.shape[0]
+    e = np.zeros(q)
     col = np.empty(q)
     for j in range(q):
-        for i in range(q):
-            s = 1.0 if i == j else 0.0
-            for k in range(i):
-                s -= K[i, k] * col[k]
-            col[i] = s / K[i, i]
-        for i in range(q - 1, -1, -1):
-            s = col[i]
-            for k in range(i + 1, q):
-                s -= K[k, i] * col[k]
-            col[i] = s / K[i, i]
+        e[j] = 1.0
+        _chol_solve(K, e, col)
+        e[j] = 0.0
         for i in range(q):
             Minv[i, j] = col[i]
 

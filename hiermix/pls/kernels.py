@@ -82,6 +82,18 @@ def cholesky_lower(M: np.ndarray, L: np.ndarray, n: int) -> float:  # pragma: no
 
 
 @njit(cache=True, nogil=True)
+def level_m_q2(D: np.ndarray, g: int, a: float, b: float,
+               c: float) -> tuple[float, float, float, float]:  # pragma: no cover - jit
+    """(m00, m01, m11, det) of M_g = Lambda' D_g Lambda + I for q = 2, Lambda = [[a, 0], [b, c]]
+    and D_g symmetric: the closed form the q = 2 kernels share."""
+    d00, d01, d11 = D[g, 0, 0], D[g, 1, 0], D[g, 1, 1]
+    m00 = a * (d00 * a + d01 * b) + b * (d01 * a + d11 * b) + 1.0
+    m01 = c * (a * d01 + b * d11)
+    m11 = c * c * d11 + 1.0
+    return m00, m01, m11, m00 * m11 - m01 * m01
+
+
+@njit(cache=True, nogil=True)
 def term0_update(lam: np.ndarray, D: np.ndarray, AXY0: np.ndarray) -> tuple[
         float, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - jit
     """Term 0 of the blocked factor, level by level, for any q_0.
@@ -175,11 +187,7 @@ def term0_update_q2(lam: np.ndarray, D: np.ndarray, AXY0: np.ndarray) -> tuple[
     PW = np.empty_like(AXY0)
     logdet = 0.0
     for g in range(nl):
-        d00, d01, d11 = D[g, 0, 0], D[g, 1, 0], D[g, 1, 1]
-        m00 = a * (d00 * a + d01 * b) + b * (d01 * a + d11 * b) + 1.0
-        m01 = c * (a * d01 + b * d11)
-        m11 = c * c * d11 + 1.0
-        det = m00 * m11 - m01 * m01
+        m00, m01, m11, det = level_m_q2(D, g, a, b, c)
         logdet += np.log(det)
         i00, i01, i11 = m11 / det, -m01 / det, m00 / det
         Minv[g, 0, 0], Minv[g, 0, 1], Minv[g, 1, 0], Minv[g, 1, 1] = i00, i01, i01, i11

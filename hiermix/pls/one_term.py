@@ -42,7 +42,7 @@ from numba import njit
 
 from .density import MarginalDensity
 from .gram import Gram
-from .kernels import cholesky_lower
+from .kernels import cholesky_lower, level_m_q2
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -198,11 +198,7 @@ def one_term_pass_q2(lam: np.ndarray, D: np.ndarray, AXY0: np.ndarray, beta: np.
     rMr = 0.0
     prod = 1.0
     for g in range(nl):
-        d00, d01, d11 = D[g, 0, 0], D[g, 1, 0], D[g, 1, 1]
-        m00 = a * (d00 * a + d01 * b) + b * (d01 * a + d11 * b) + 1.0
-        m01 = c * (a * d01 + b * d11)
-        m11 = c * c * d11 + 1.0
-        det = m00 * m11 - m01 * m01
+        m00, m01, m11, det = level_m_q2(D, g, a, b, c)
         if not (det > 0.0 and m00 > 0.0):
             return np.nan, np.nan
         if det > 1e100:  # (det >= 1 as M_g >= I): a product could overflow
@@ -292,11 +288,7 @@ def one_term_draw_q2(lam: np.ndarray, D: np.ndarray, AXY0: np.ndarray, beta: np.
     p = beta.shape[0]
     a, b, c = lam[0, 0], lam[1, 0], lam[1, 1]
     for g in range(nl):
-        d00, d01, d11 = D[g, 0, 0], D[g, 1, 0], D[g, 1, 1]
-        m00 = a * (d00 * a + d01 * b) + b * (d01 * a + d11 * b) + 1.0
-        m01 = c * (a * d01 + b * d11)
-        m11 = c * c * d11 + 1.0
-        det = m00 * m11 - m01 * m01
+        m00, m01, m11, det = level_m_q2(D, g, a, b, c)
         if not (det > 0.0 and m00 > 0.0):
             return False
         i00, i01, i11 = m11 / det, -m01 / det, m00 / det

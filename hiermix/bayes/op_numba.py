@@ -3,10 +3,11 @@
 Without a registered implementation, PyTensor runs a Python ``Op`` in numba's object mode
 through a closure over the Op and its node, and numba pickles that closure into the compiled
 code (``numba.core.pythonapi.ObjModeUtils.load_dispatcher``) and calls the unpickled copy.
-For :class:`~hiermix.bayes.marginal.MarginalLoglik` the Op holds the data's Gram matrix, so the
-pickle is as large as the data (8 MB for 100,000 levels of a ``(1 + x | g)`` term, once per
-Op): LLVM then escapes and parses megabytes of constants, and compiling took 30 to 60 s on
-the 1M-row model of issue 14 instead of a few seconds.
+For the marginal log-likelihood Op (``MarginalLoglik``, made by
+``hiermix.bayes.marginal._op_classes``) the Op holds the data's Gram matrix, so the pickle is
+as large as the data (8 MB for 100,000 levels of a ``(1 + x | g)`` term, once per Op): LLVM
+then escapes and parses megabytes of constants, and compiling took 30 to 60 s on the 1M-row
+model of issue 14 instead of a few seconds.
 
 :func:`register_numba` gives both Ops an implementation whose object-mode body refers to the
 node only through an integer token, looked up in a process-wide table of weak references; the

@@ -17,7 +17,13 @@ backend and feeds each replicate its data (``hiermix.study.methods.study_sampler
 ``--sampler nutpie`` times the Python-callback sampler instead (compile cache, rebuild per
 replicate).
 
-Measured 2026-12-01 on the shared 2-core machine while other jobs ran::
+Measured 2026-12-01 07:49 UTC on a quiet machine (load average 0.3 to 0.5)::
+
+    benchmarks/study.py --bayes 6     (1 compilation)
+    first replicate: 21.43 s (the numba compilation)
+    further replicates: 0.06 0.07 0.05 0.04 0.06, mean 0.058 s (target <= 0.5 s)
+
+Earlier the same day on the shared 2-core machine while other jobs ran::
 
     benchmarks/study.py --bayes 6     (load average 14.1)
     first replicate: 238.63 s (the numba compilation)

@@ -227,18 +227,21 @@ def _labeller(cells: Sequence[tuple[str, dict[str, str], str]]) -> Any:
             rest = {k: v for k, v in sel.items() if k not in dims}
             return labels.get((var_name, own)), rest
 
-        def make_label_vert(self, var_name: Any, sel: Any, isel: Any) -> str:
+        def _label(self, var_name: Any, sel: Any, isel: Any, template: str) -> str | None:
+            """The hiermix label, with what is left of ``sel`` put into ``template``;
+            None where the variable has no hiermix label (ArviZ's own then)."""
             label, rest = self._split(var_name, sel)
             if label is None:
-                return str(super().make_label_vert(var_name, sel, isel))
+                return None
             extra = self.sel_to_str(rest, {k: isel[k] for k in rest if k in isel})
-            return f"{label}\n{extra}" if extra else label
+            return template.format(label=label, extra=extra) if extra else label
+
+        def make_label_vert(self, var_name: Any, sel: Any, isel: Any) -> str:
+            own = self._label(var_name, sel, isel, "{label}\n{extra}")
+            return own if own is not None else str(super().make_label_vert(var_name, sel, isel))
 
         def make_label_flat(self, var_name: Any, sel: Any, isel: Any) -> str:
-            label, rest = self._split(var_name, sel)
-            if label is None:
-                return str(super().make_label_flat(var_name, sel, isel))
-            extra = self.sel_to_str(rest, {k: isel[k] for k in rest if k in isel})
-            return f"{label}[{extra}]" if extra else label
+            own = self._label(var_name, sel, isel, "{label}[{extra}]")
+            return own if own is not None else str(super().make_label_flat(var_name, sel, isel))
 
     return ParamLabeller()

@@ -116,8 +116,7 @@ def main() -> None:
     # The intercept (of centred predictors) from its exact conditional given a and the SDs.
     A = post["a_d"].values
     cnt = np.bincount(par, minlength=ndept)
-    abar = np.stack([[np.bincount(par, weights=A[c, i], minlength=ndept) / cnt
-                      for i in range(A.shape[1])] for c in range(A.shape[0])])
+    abar = A @ np.eye(ndept)[par] / cnt  # (chain, draw, nd) @ (nd, ndept): department means
     v = (post["sd_dept"].values[..., 0] ** 2)[..., None] \
         + (post["sd_d"].values[..., 0] ** 2)[..., None] / cnt
     prec = (1 / v).sum(-1) + 1 / s0**2

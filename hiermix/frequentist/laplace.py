@@ -148,6 +148,18 @@ class GlmmObjective:
     def _scalar_single(self) -> bool:
         return len(self.design.reterms) == 1 and self.design.reterms[0].q == 1
 
+    def _saturated_constant(self) -> float:
+        """-2 log p(y | mu) minus the summed deviance, free of mu for these families: taken at
+        one mu fixed by the data alone (inside the support), so that every objective built on
+        the same data (a fit's, or a loaded fit's rebuilt one) adds the same rounding, whatever
+        point it evaluated first."""
+        y, wt = self.pirls.y, self.pirls.wt
+        mu = (wt * y + 0.5) / (wt + 1.0) if self.family.name == "binomial" else y + 0.5
+        with np.errstate(all="ignore"):
+            ll = float(np.sum(self.family.loglik(y, mu, wt, 1.0)))
+            dev = float(np.sum(self.family.dev_resids(y, mu, wt, 1.0)))
+        return -2.0 * ll - dev
+
     def criterion(self, st: PirlsState, nAGQ: int | None = None) -> float:
         """-2 log L at a PIRLS state, with every normalising constant."""
         nAGQ = self.nAGQ if nAGQ is None else nAGQ
@@ -158,14 +170,14 @@ class GlmmObjective:
             with np.errstate(all="ignore"):
                 ll = float(np.sum(fam.loglik(self.pirls.y, st.mu, wt, disp)))
             val = -2.0 * ll + 2.0 + st.sum_u2
-        elif self._const is not None:
+        elif self._const_fixed:
+            if self._const is None:
+                self._const = self._saturated_constant()
             val = st.pdev + self._const
         else:
             with np.errstate(all="ignore"):
                 ll = float(np.sum(fam.loglik(self.pirls.y, st.mu, self.pirls.wt, st.phi)))
             val = -2.0 * ll + st.sum_u2
-            if self._const_fixed and np.isfinite(val):
-                self._const = val - st.pdev
         ld, diag = self.curvature_factor(st)
         val += ld
         if nAGQ > 1 and diag is not None and np.isfinite(val):

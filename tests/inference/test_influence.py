@@ -4,8 +4,10 @@ The reference of every group-level number is the same model fitted from scratch 
 nlopt's default step) to the data frame without the level, through the public API; the
 definitions are influence.ME's (Nieuwenhuis et al. 2012): dfbeta = beta-hat - beta_(-j),
 dfbetas = dfbeta / se_(-j), Cook's D = dfbeta' V^{-1} dfbeta / p with the full fit's V.
-Tolerance 1e-6 relative for Cook's D, dfbeta and dfbetas (the refits of the references stop
-at ftol_abs = 1e-14; influence()'s at 1e-12). Hat values are
+Tolerance 1e-6 relative for Cook's D and dfbeta, 1e-5 for dfbetas (the refits of the references
+stop at ftol_abs = 1e-14; influence()'s at 1e-12, which fixes theta only to about
+sqrt(1e-12) = 1e-6 relative, and se_(-j) moves with theta to first order: 1.9e-6 was seen on
+Pastes with numpy 2.5 / scipy 1.18). Hat values are
 checked against the linear map y -> fitted at fixed theta, built by the engine's own penalised
 least squares solver, to 1e-9.
 """
@@ -47,7 +49,7 @@ def _check_against_refits(fit, inf, refits) -> None:
         np.testing.assert_allclose(row[[f"dfbeta_{n}" for n in names]].to_numpy(float), d,
                                    rtol=1e-6)
         np.testing.assert_allclose(row[[f"dfbetas_{n}" for n in names]].to_numpy(float),
-                                   d / se, rtol=1e-6)
+                                   d / se, rtol=1e-5)
         np.testing.assert_allclose(row["cooks_distance"], d @ np.linalg.solve(V, d) / len(d),
                                    rtol=1e-6)
 

@@ -141,11 +141,8 @@ def build_model(design: Design, priors: Priors | str | Any = None,
     with pm.Model(coords=coords_of(design)) as model:
         eta = fixed_part(design, pri, X)
         for t in design.reterms:
-            b = _random_term(t, pri, t.label in chosen)
-            Xk = np.array(t.X, dtype=float)
-            codes = np.array(t.codes, dtype=np.int64)
-            # (n, q_k) gathered by level * (n, q_k) term columns -> (n,)
-            eta = eta + (b[codes] * Xk).sum(axis=-1)
+            b = random_term(t, pri, t.label in chosen)
+            eta = eta + gather(t, b)
         if np.any(design.offset != 0):
             eta = eta + np.array(design.offset, dtype=float)
         if fam.name == "gaussian":
@@ -160,6 +157,16 @@ def build_model(design: Design, priors: Priors | str | Any = None,
     all_centred = bool(design.reterms) and len(chosen) == len(design.reterms)
     return BuiltModel(model=model, design=design, priors=pri, centered=all_centred,
                       centered_terms=chosen)
+
+
+def gather(t: Any, b: Any) -> Any:
+    """Z_k b_k as a tensor of shape (n,): b (l_k, q_k) gathered by level, times the term's
+    columns, summed; a random intercept is the gather alone (no (n, 1) product and sum)."""
+    codes = np.array(t.codes, dtype=np.int64)
+    Xk = np.array(t.X, dtype=float)
+    if t.q == 1 and np.all(Xk == 1.0):
+        return b[codes, 0]
+    return (b[codes] * Xk).sum(axis=-1)  # (n, q_k) gathered by level * (n, q_k) -> (n,)
 
 
 def centered_labels(design: Design, centered: bool | Collection[str]) -> tuple[str, ...]:
@@ -229,7 +236,7 @@ def term_cholesky(t: Any, pri: Priors) -> Any:
     return chol
 
 
-def _random_term(t: Any, pri: Priors, centered: bool) -> Any:
+def random_term(t: Any, pri: Priors, centered: bool) -> Any:
     """b_k, shape (l_k, q_k), with its SDs and correlations as deterministics."""
     import pymc as pm
     import pytensor.tensor as pt
@@ -246,14 +253,15 @@ def _random_term(t: Any, pri: Priors, centered: bool) -> Any:
     return pm.Deterministic(b_var(lab), pt.dot(z, chol.T), dims=dims)
 
 
-#: A term is centred by ``centered="auto"`` when the median over its levels of the ratio of
-#: data to prior precision, h_j tau^2 / sigma^2, is at least this (see :func:`information`).
+#: The finest term of a nested chain is centred hierarchically
+#: (:func:`hiermix.bayes.centring.find_chain`) when the median over its levels of the ratio
+#: of data to prior precision, h_j tau^2 / sigma^2, is at least this (see :func:`information`).
 CENTRE_MIN_INFORMATION = 1.0
 
 
-def information(design: Design) -> dict[str, float]:
-    """Median over levels of h_j tau_k^2 / sigma^2 for each one-column term, a pre-sampling
-    estimate of how well the data inform each level's effect.
+def level_information(design: Design) -> dict[str, np.ndarray]:
+    """h_j tau_k^2 / sigma^2 for each level j of each one-column term (NaN for a level without
+    data), a pre-sampling estimate of how well the data inform each level's effect.
 
     h_j = sum_{i in level j} w_i x_i^2 is the data precision of b_j (times sigma^2). sigma^2
     and tau_k^2 are one-way moment estimates on the residuals r of the weighted least-squares
@@ -262,7 +270,8 @@ def information(design: Design) -> dict[str, float]:
     (other terms are ignored, which only blurs the estimate). A ratio above 1 means the data
     pin b_j down more tightly than its prior spread: the centred parameterisation then mixes
     better (Papaspiliopoulos, Roberts & Skold 2007); below 1 the non-centred one does. Terms
-    with several columns are left out (they stay non-centred).
+    with several columns, and terms whose moments cannot be estimated (fewer than two levels
+    with data, or no residual degrees of freedom), are left out.
     """
     X = np.asarray(design.X, dtype=float)
     w = np.asarray(design.weights, dtype=float)
@@ -273,7 +282,7 @@ def information(design: Design) -> dict[str, float]:
         r = y - X @ coef
     else:
         r = y
-    out: dict[str, float] = {}
+    out: dict[str, np.ndarray] = {}
     for t in design.reterms:
         if t.q != 1:
             continue
@@ -289,13 +298,10 @@ def information(design: Design) -> dict[str, float]:
             continue
         sigma2 = rss / dof
         tau2 = max(0.0, float(np.var(bhat[seen], ddof=1) - np.mean(sigma2 / h[seen])))
-        out[t.label] = float(np.median(h[seen] * tau2 / sigma2))
+        out[t.label] = np.where(seen, h * tau2 / sigma2, np.nan)
     return out
 
 
-def auto_centered(design: Design) -> tuple[str, ...]:
-    """Labels of the terms whose :func:`information` is at least
-    :data:`CENTRE_MIN_INFORMATION`, in design order."""
-    info = information(design)
-    return tuple(t.label for t in design.reterms
-                 if info.get(t.label, 0.0) >= CENTRE_MIN_INFORMATION)
+def information(design: Design) -> dict[str, float]:
+    """Median over the levels with data of :func:`level_information`, per one-column term."""
+    return {lab: float(np.nanmedian(k)) for lab, k in level_information(design).items()}

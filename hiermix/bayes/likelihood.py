@@ -110,7 +110,10 @@ def loglik_graph(family: Family, y: Any, wt: Array, eta: Any, phi: Any) -> Any:
     link = family.link.name
     mu = linkinv_graph(link, eta)
     if family.name == "gaussian":
-        return -0.5 * (_LOG_2PI + pt.log(phi / wt) + wt * pt.sqr(y - mu) / phi)
+        # log(phi / w) as log(phi) - log(w): one log per evaluation instead of one per row.
+        w = np.asarray(wt, dtype=float)
+        sq = pt.sqr(y - mu) if np.all(w == 1.0) else w * pt.sqr(y - mu)
+        return -0.5 * (_LOG_2PI - np.log(w) + pt.log(phi) + sq / phi)
     if family.name == "binomial":
         m = np.round(wt)
         k = pt.round(wt * y)

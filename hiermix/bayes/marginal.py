@@ -20,8 +20,8 @@ a gradient (:class:`MarginalLoglikGrad`).
 dense m_z x m_z block of the terms after the first (O(m_z^3)), so above
 :data:`AUTO_MAX_REST` columns the joint sampler, whose gradient costs O(n), is faster (InstEval,
 m_z = 1,142: 0.34 s per marginal gradient against about 2 ms per joint one,
-benchmarks/bayes.py ``--model insteval``); it then centres the terms whose levels the data
-inform well (:func:`hiermix.bayes.build.auto_centered`). The result's
+benchmarks/bayes.py ``--model insteval``); it then parameterises b by
+:func:`hiermix.bayes.centring.plan_joint`. The result's
 :class:`~hiermix.bayes.result.SamplerRecord` keeps the sentence saying which ran and why.
 """
 
@@ -38,6 +38,7 @@ from ..pls.density import MarginalDensity
 from ..pls.gram import MAX_DENSE_REST, build_gram
 from ..pls.one_term import OneTermDensity, make_density
 from .build import BuiltModel, coords_of, fixed_part, term_cholesky
+from .centring import JointPlan, plan_joint
 from .priors import Priors, resolve_priors
 from .result import chol_draws
 
@@ -65,31 +66,26 @@ def marginal_reason(design: Design) -> tuple[bool, str]:
 AUTO_MAX_REST = 400
 
 
-def sampler_choice(design: Design) -> tuple[bool, tuple[str, ...], str]:
-    """(integrate b out, labels of the terms to centre, why) for ``marginal="auto"``.
+def sampler_choice(design: Design) -> tuple[bool, JointPlan | None, str]:
+    """(integrate b out, the joint sampler's plan, why) for ``marginal="auto"``.
 
     b is integrated out when :func:`marginal_reason` allows it and the terms after the first
-    have at most :data:`AUTO_MAX_REST` columns; otherwise b is sampled with the terms of
-    :func:`hiermix.bayes.build.auto_centered` centred (for a model that cannot be
-    marginalised at all, none: the joint sampler's default stays non-centred there).
+    have at most :data:`AUTO_MAX_REST` columns; otherwise b is sampled, parameterised by
+    :func:`hiermix.bayes.centring.plan_joint` (nested chains centred hierarchically, other
+    one-column terms centred partially per level). For a model that cannot be marginalised
+    at all the plan is None: the joint sampler's default stays non-centred there.
     """
-    from .build import CENTRE_MIN_INFORMATION, auto_centered, information
-
     possible, why = marginal_reason(design)
     if not possible:
-        return False, (), why
+        return False, None, why
     mz = sum(t.ncols for t in design.reterms[1:])
     if mz <= AUTO_MAX_REST:
-        return True, (), why
-    centred = auto_centered(design)
-    info = information(design)
-    parts = ", ".join(f"{lab} {val:.3g}" for lab, val in info.items())
-    return False, centred, (
+        return True, None, why
+    plan = plan_joint(design)
+    return False, plan, (
         f"b sampled jointly: the terms after the first have {mz} columns, more than the "
         f"{AUTO_MAX_REST} up to which integrating b out (one dense {mz} x {mz} factor and "
-        "inverse per gradient) is faster; centred: "
-        f"{', '.join(centred) if centred else 'none'} (median data-to-prior precision "
-        f"per level {parts}; centred from {CENTRE_MIN_INFORMATION:g})")
+        f"inverse per gradient) is faster; {plan.sentence()}")
 
 
 def can_marginalize(design: Design) -> bool:

@@ -26,6 +26,8 @@ from ..design import Design
 from ..errors import ArgumentError, ModelError
 from ..naming import FIXEF_DIM, b_var, coef_dim, posterior_var_order
 from .build import OBS_DIM, RESPONSE, BuiltModel, build_model
+from .centring import build_model as build_joint
+from .centring import draw_posterior as draw_chain_posterior
 from .diagnostics import diagnose, emit
 from .log_prior import log_prior_dataset
 from .marginal import build_model as build_marginal
@@ -97,8 +99,8 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
         posterior (:mod:`hiermix.bayes.marginal`); every gaussian identity-link model with
         positive weights. "auto" does it where possible and not ``centered``, unless the
         terms after the first are too many for its dense block
-        (:func:`~hiermix.bayes.marginal.sampler_choice`: b is then sampled, with the terms the
-        data inform well centred); the result's ``record.marginal_why`` says which sampler
+        (:func:`~hiermix.bayes.marginal.sampler_choice`: b is then sampled, parameterised by
+        :mod:`hiermix.bayes.centring`); the result's ``record.marginal_why`` says which sampler
         ran and why.
     sampler : {"nutpie", "pymc", "nutpie-numba", "numpyro", "blackjax"} or None
         NUTS implementation: ``"nutpie"`` runs nutpie's sampler on PyTensor's compiled
@@ -169,9 +171,9 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
     if possible and not use_marginal:
         why = ("b sampled jointly: marginal=False was asked for" if marginal is False
                else "b sampled jointly: centered=True asks for b in the sampler")
-    auto_centred: tuple[str, ...] = ()
-    if use_marginal and marginal == "auto":  # too large a dense block: joint, some centred
-        use_marginal, auto_centred, why = sampler_choice(design)
+    plan = None
+    if use_marginal and marginal == "auto":  # too large a dense block: joint, re-parameterised
+        use_marginal, plan, why = sampler_choice(design)
     store, store_note = _resolve_store_ranef(design, "none" if lean else store_ranef, draws,
                                              chains)
     keep_ll, ll_note = loglik_rule(design, False if lean else log_likelihood, store, draws,
@@ -181,6 +183,7 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
 
     _marginal_nutpie_defaults(use_marginal, name, kwargs)
     t0 = time.perf_counter()
+    chain_model = None
     fed = name == "nutpie-numba" and use_marginal and small_applies(design)
     if fed:
         built, dt = _run_fed(design, priors, draws, tune, chains, seed, target_accept, cores,
@@ -191,8 +194,10 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
             # (no Python Op per evaluation); the general case uses the blocked factorisation.
             built = (build_small(design, priors) if _small_in_graph(design)
                      else build_marginal(design, priors))
+        elif plan is not None:
+            built, chain_model = build_joint(design, priors, plan)
         else:
-            built = build_model(design, priors, centered=centered or auto_centred)
+            built = build_model(design, priors, centered=centered)
         dt = _run_nuts(built, name, draws, tune, chains, seed, target_accept, cores,
                        progressbar, kwargs)
     if use_marginal:
@@ -202,8 +207,12 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
             dt = _add_posterior_vars(dt, drawn)
         elif store == "summary":
             dt["ranef_summary"] = _ranef_summary_dataset(drawn)
-    elif store != "all":
-        dt = _drop_b(dt, design, store)
+    else:
+        if chain_model is not None:
+            dt = _add_chain_draws(dt, chain_model, design, np.random.default_rng(seed + 1),
+                                  store)
+        if store != "all":
+            dt = _drop_b(dt, design, store)
     dt = _order_posterior(dt, design)
     if not lean:
         dt = _add_data_groups(dt, design, keep_ll)
@@ -379,15 +388,33 @@ def _ranef_summary_dataset(drawn: dict[str, Any]) -> Any:
                        for stat, da in (("mean", mean), ("sd", sd))})
 
 
+def _add_chain_draws(dt: Any, cm: Any, design: Design, rng: np.random.Generator,
+                     store: str) -> Any:
+    """beta and the nested chain's b drawn after sampling (:mod:`hiermix.bayes.centring`);
+    with ``store="summary"`` the chain's b summaries go to ``ranef_summary`` at once."""
+    drawn = draw_chain_posterior(cm, design, dt["posterior"].to_dataset(), rng, store=store)
+    summaries = {k: v for k, v in drawn.items() if isinstance(v, tuple)}
+    dt = _add_posterior_vars(dt, {k: v for k, v in drawn.items() if k not in summaries})
+    if summaries:
+        dt["ranef_summary"] = _ranef_summary_dataset(summaries)
+    return dt
+
+
 def _drop_b(dt: Any, design: Design, store: str) -> Any:
-    """The joint sampler's b draws replaced by their mean and SD ("summary") or dropped."""
+    """The joint sampler's b draws replaced by their mean and SD ("summary") or dropped, with
+    the auxiliary variables of the same size (``z_<label>``, ``a_<label>``)."""
     post = dt["posterior"].to_dataset()
-    names = [b_var(t.label) for t in design.reterms]
+    names = [b_var(t.label) for t in design.reterms if b_var(t.label) in post]
     if store == "summary":
-        dt["ranef_summary"] = _ranef_summary_dataset(
-            {n: (post[n].mean(("chain", "draw")), post[n].std(("chain", "draw"), ddof=1))
-             for n in names})
-    dt["posterior"] = post.drop_vars(names)
+        found = {n: (post[n].mean(("chain", "draw")), post[n].std(("chain", "draw"), ddof=1))
+                 for n in names}
+        if "ranef_summary" in dt.children:
+            found.update({n[:-5]: (dt["ranef_summary"][n], dt["ranef_summary"][f"{n[:-5]}_sd"])
+                          for n in dt["ranef_summary"].data_vars if n.endswith("_mean")})
+        dt["ranef_summary"] = _ranef_summary_dataset(found)
+    aux = [f"{p}_{t.label}" for t in design.reterms for p in ("z", "a")
+           if f"{p}_{t.label}" in post]
+    dt["posterior"] = post.drop_vars(names + aux)
     return dt
 
 

@@ -16,7 +16,7 @@ import pytest
 
 import hiermix
 from hiermix.bayes import marginal as marginal_mod
-from hiermix.bayes.build import CENTRE_MIN_INFORMATION, auto_centered, build_model, information
+from hiermix.bayes.build import CENTRE_MIN_INFORMATION, build_model, information
 from hiermix.bayes.marginal import AUTO_MAX_REST, sampler_choice
 from hiermix.errors import ModelError
 
@@ -43,7 +43,7 @@ def test_information_estimates_the_precision_ratio() -> None:
         d = hiermix.Model("y ~ 1 + (1 | g)", pd.DataFrame({"y": y, "g": pd.Categorical(g)})).design
         got = information(d)["g"]
         assert abs(got - expected) < 0.4 * expected
-        assert (auto_centered(d) == ("g",)) == (expected >= CENTRE_MIN_INFORMATION)
+        assert (got >= CENTRE_MIN_INFORMATION) == (expected >= CENTRE_MIN_INFORMATION)
 
 
 def test_information_skips_terms_with_several_columns() -> None:
@@ -51,33 +51,36 @@ def test_information_skips_terms_with_several_columns() -> None:
 
     d = hiermix.Model("Reaction ~ Days + (Days | Subject)", load("sleepstudy")).design
     assert information(d) == {}
-    assert auto_centered(d) == ()
 
 
 def test_small_dense_block_integrates_b_out() -> None:
     d = _two_terms()
     assert d.reterms[1].ncols <= AUTO_MAX_REST
-    use, centred, why = sampler_choice(d)
-    assert use and centred == () and why.startswith("b integrated out")
+    use, plan, why = sampler_choice(d)
+    assert use and plan is None and why.startswith("b integrated out")
 
 
-def test_large_dense_block_samples_b_with_informed_terms_centred(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_large_dense_block_samples_b_partially_centred(monkeypatch: pytest.MonkeyPatch) -> None:
+    """g and h are crossed (no chain): both partially centred, lambda_j = k_j / (1 + k_j)
+    with k_j from level_information (h_j tau^2 / sigma^2)."""
+    from hiermix.bayes.build import level_information
+
     d = _two_terms()
     monkeypatch.setattr(marginal_mod, "AUTO_MAX_REST", d.reterms[1].ncols - 1)
-    use, centred, why = sampler_choice(d)
-    info = information(d)
-    assert not use
-    assert centred == tuple(lab for lab in ("g", "h") if info[lab] >= CENTRE_MIN_INFORMATION)
-    assert "g" in centred
-    assert why.startswith("b sampled jointly") and "centred: " + ", ".join(centred) in why
+    use, plan, why = sampler_choice(d)
+    assert not use and plan is not None and plan.chain is None
+    kappa = level_information(d)
+    for lab in ("g", "h"):
+        np.testing.assert_allclose(plan.lam[lab], kappa[lab] / (1 + kappa[lab]), rtol=1e-15)
+    assert np.median(plan.lam["g"]) > 0.9 > 0.5 > np.median(plan.lam["h"])
+    assert why.startswith("b sampled jointly") and "partially centred per level: g" in why
 
 
 def test_glmm_choice_is_unchanged() -> None:
     from .points import model_for
 
-    use, centred, why = sampler_choice(model_for("poisson", "log").design)
-    assert not use and centred == () and "poisson" in why
+    use, plan, why = sampler_choice(model_for("poisson", "log").design)
+    assert not use and plan is None and "poisson" in why
 
 
 def test_build_centres_the_terms_named() -> None:

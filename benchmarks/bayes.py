@@ -387,6 +387,7 @@ def insteval_main(args: argparse.Namespace) -> None:
         print(f"marginal={mode:<4} {r['wall_s']:7.1f} s  min bulk ESS {r['min_ess_bulk']:6.0f} "
               f"({r['worst']})  max R-hat {r['max_rhat']:.4f}  steps/draw "
               f"{r['steps_per_draw']}  divergences {r['divergences']}")
+        print("   R-hat", {k: round(v, 4) for k, v in r["rhat"].items()})
         print("   ESS", {k: round(v) for k, v in r["ess"].items()},
               " SD - ML in posterior SDs", {k: round(v, 2)
                                             for k, v in r["sd_minus_ml_in_post_sd"].items()})

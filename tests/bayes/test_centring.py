@@ -168,6 +168,26 @@ def test_nested_chain_posterior_is_the_marginal_samplers(
     _agree("strength ~ 1 + (1 | batch/cask)", _pastes(), monkeypatch, draws=1000)
 
 
+def _nested_with_slope() -> pd.DataFrame:
+    """Simulated: 24 groups g of 5 rows nested in 6 parents h; x varies between and within
+    g (its group means differ), so a' = a + shift @ beta_slope is a real shift."""
+    rng = np.random.default_rng(12)
+    g = np.repeat(np.arange(24), 5)
+    h = g // 4
+    x = rng.normal(0, 1, 24)[g] + rng.normal(0, 1, g.size)
+    y = 1.0 + 0.5 * x + rng.normal(0, 0.8, 6)[h] + rng.normal(0, 1.0, 24)[g] \
+        + rng.normal(0, 0.5, g.size)
+    return pd.DataFrame({"y": y, "x": x, "g": pd.Categorical(g), "h": pd.Categorical(h)})
+
+
+def test_nested_chain_with_a_slope_posterior_is_the_marginal_samplers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    df = _nested_with_slope()
+    d = hiermix.Model("y ~ x + (1 | h/g)", df).design
+    assert plan_joint(d).chain is not None
+    _agree("y ~ x + (1 | h/g)", df, monkeypatch, draws=500)
+
+
 @pytest.mark.slow
 def test_partially_centred_posterior_is_the_marginal_samplers(
         monkeypatch: pytest.MonkeyPatch) -> None:

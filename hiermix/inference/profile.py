@@ -132,8 +132,17 @@ class Profiler:
         target = side * z
         if b[0] == bound and side * b[1] <= z:
             return bound
-        return float(optimize.brentq(lambda x: self.zeta(i, x) - target, a[0], b[0],
-                                     xtol=xtol, rtol=4 * np.finfo(float).eps))
+        known = {a[0]: a[1], b[0]: b[1]}
+
+        def f(x: float) -> float:
+            # zeta_i(x) is an inner optimum, good to the optimiser's tolerance and dependent
+            # on its starting point; re-evaluated at the bracket's ends it can land on the
+            # other side of the target when the root lies within that noise (a flat GLMM
+            # optimum), and Brent's method then refuses the bracket. The ends keep the
+            # values that made them a bracket.
+            return (known[x] if x in known else self.zeta(i, x)) - target
+
+        return float(optimize.brentq(f, a[0], b[0], xtol=xtol, rtol=4 * np.finfo(float).eps))
 
     def walk(self, i: int, cutoff: float, delta: float) -> None:
         """lme4's profile grid for parameter i: steps of about ``delta`` in zeta out to

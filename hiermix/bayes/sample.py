@@ -138,7 +138,7 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
         read the parameters' draws only.
     **kwargs
         Passed to ``pymc.sample``, or to ``nutpie.sample`` for ``sampler="nutpie"`` (with b
-        integrated out, ``low_rank_modified_mass_matrix`` defaults to True there).
+        integrated out, nutpie's low-rank mass matrix adaptation is the default there).
 
     Notes
     -----
@@ -294,8 +294,19 @@ def _marginal_nutpie_defaults(use_marginal: bool, sampler: str, kwargs: dict[str
     the largest R-hat of 2 x (500 + 500) draws went from 1.010 to 1.013 (3 of 4 seeds above
     1.01) to 1.001 to 1.006, at the same wall time; sleepstudy's ESS/s did not drop.
     """
-    if use_marginal and sampler == "nutpie":
-        kwargs.setdefault("low_rank_modified_mass_matrix", True)
+    if not (use_marginal and sampler == "nutpie"):
+        return
+    if "adaptation" in kwargs or "low_rank_modified_mass_matrix" in kwargs:
+        return  # the user's choice, in either spelling
+    import inspect
+
+    import nutpie
+
+    # nutpie 0.16.11 spells it adaptation="low_rank" and warns on the old keyword
+    if "adaptation" in inspect.signature(nutpie.sample).parameters:
+        kwargs["adaptation"] = "low_rank"
+    else:
+        kwargs["low_rank_modified_mass_matrix"] = True
 
 
 def _run_nuts(built: BuiltModel, sampler: str, draws: int, tune: int, chains: int, seed: int,

@@ -105,3 +105,28 @@ def test_sample_records_the_automatic_choice(monkeypatch: pytest.MonkeyPatch,
     forced = hiermix.bayes.sample(d, draws=5, tune=5, chains=1, sampler="pymc", random_seed=1,
                                   warn=False, log_likelihood=False, marginal=True)
     assert forced.record.marginal
+
+
+def test_marginal_nutpie_defaults_low_rank_and_user_choice() -> None:
+    """The marginal model gets nutpie's low-rank adaptation in the spelling the installed
+    nutpie takes (0.16.11 warns on ``low_rank_modified_mass_matrix``); a user's own choice,
+    in either spelling, is kept; the joint model and other samplers get nothing."""
+    import inspect
+
+    nutpie = pytest.importorskip("nutpie")
+    from hiermix.bayes.sample import _marginal_nutpie_defaults
+
+    kw: dict = {}
+    _marginal_nutpie_defaults(True, "nutpie", kw)
+    if "adaptation" in inspect.signature(nutpie.sample).parameters:
+        assert kw == {"adaptation": "low_rank"}
+    else:
+        assert kw == {"low_rank_modified_mass_matrix": True}
+    for mine in ({"adaptation": "diag"}, {"low_rank_modified_mass_matrix": False}):
+        kw = dict(mine)
+        _marginal_nutpie_defaults(True, "nutpie", kw)
+        assert kw == mine
+    for use, name in ((False, "nutpie"), (True, "pymc")):
+        kw = {}
+        _marginal_nutpie_defaults(use, name, kw)
+        assert kw == {}

@@ -125,3 +125,20 @@ def model_for(family: str, link: str, variant: str = "basic", seed: int = 0) -> 
         if variant == "offset":
             formula_rhs += " + offset(off)"
     return hiermix.Model(f"{lhs} ~ {formula_rhs}", df, family=family, link=link, **kw)
+
+
+def assert_same_quantiles(a: Any, b: Any, names: list[str], label: str = "",
+                          k: float = 4.5) -> None:
+    """Two posteriors of one model agree: for every variable in ``names``, the 10%, 50% and
+    90% quantiles differ by less than ``k`` times the combined Monte Carlo SE of the two
+    quantile estimates (``arviz_stats.mcse(method="quantile")``)."""
+    import arviz_stats as azs
+
+    for prob in (0.1, 0.5, 0.9):
+        q = [r.posterior[names].quantile(prob, dim=("chain", "draw")) for r in (a, b)]
+        se = [azs.mcse(r.datatree, var_names=names, method="quantile", prob=prob)
+              for r in (a, b)]
+        for name in names:
+            diff = np.abs(np.asarray(q[0][name]) - np.asarray(q[1][name]))
+            tol = k * np.sqrt(np.asarray(se[0][name]) ** 2 + np.asarray(se[1][name]) ** 2)
+            assert np.all(diff < tol), (label, name, prob, diff, tol)

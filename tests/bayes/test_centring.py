@@ -37,6 +37,8 @@ from hiermix.bayes.centring import (
     plan_joint,
 )
 
+from .points import assert_same_quantiles
+
 DATA = Path(__file__).parent.parent / "data"
 
 # T_0: 12 levels, T_1: 4 levels (3 children each), T_2: 2 levels (2 children each)
@@ -137,8 +139,6 @@ def test_find_chain_nested_and_crossed() -> None:
 
 def _agree(formula: str, data: pd.DataFrame, monkeypatch: pytest.MonkeyPatch,
            draws: int) -> None:
-    import arviz_stats as azs
-
     m = hiermix.Model(formula, data)
     runs = {}
     for marginal in (True, "auto"):
@@ -151,16 +151,8 @@ def _agree(formula: str, data: pd.DataFrame, monkeypatch: pytest.MonkeyPatch,
         runs[marginal] = r
     assert runs[True].record.marginal and not runs["auto"].record.marginal
     assert "centred" in runs["auto"].record.marginal_why
-    names = runs[True].parameter_names(with_b=True)
-    for prob in (0.1, 0.5, 0.9):
-        q = {k: r.posterior[names].quantile(prob, dim=("chain", "draw")) for k, r in runs.items()}
-        se = {k: azs.mcse(r.datatree, var_names=names, method="quantile", prob=prob)
-              for k, r in runs.items()}
-        for name in names:
-            diff = np.abs(np.asarray(q[True][name]) - np.asarray(q["auto"][name]))
-            tol = 4.5 * np.sqrt(np.asarray(se[True][name]) ** 2
-                                + np.asarray(se["auto"][name]) ** 2)
-            assert np.all(diff < tol), (name, prob, diff, tol)
+    assert_same_quantiles(runs[True], runs["auto"], runs[True].parameter_names(with_b=True),
+                          formula)
 
 
 def test_nested_chain_posterior_is_the_marginal_samplers(

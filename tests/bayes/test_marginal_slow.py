@@ -13,13 +13,14 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 import hiermix
 from hiermix.bayes import SamplingWarning
 from hiermix.datasets import load
+
+from .points import assert_same_quantiles
 
 pytestmark = pytest.mark.slow
 DATA = Path(__file__).parent.parent / "data"
@@ -34,8 +35,6 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_marginal_and_joint_posteriors_agree(case: str) -> None:
-    import arviz_stats as azs
-
     formula, data = CASES[case]
     m = hiermix.Model(formula, data())
     runs = {}
@@ -46,13 +45,5 @@ def test_marginal_and_joint_posteriors_agree(case: str) -> None:
                          target_accept=0.95, log_likelihood=False)
         assert r.record.marginal is marginal
         runs[marginal] = r
-    names = runs[True].parameter_names(with_b=True)
-    for prob in (0.1, 0.5, 0.9):
-        q = {k: r.posterior[names].quantile(prob, dim=("chain", "draw")) for k, r in runs.items()}
-        se = {k: azs.mcse(r.datatree, var_names=names, method="quantile", prob=prob)
-              for k, r in runs.items()}
-        for name in names:
-            diff = np.abs(np.asarray(q[True][name]) - np.asarray(q[False][name]))
-            tol = 4.5 * np.sqrt(np.asarray(se[True][name]) ** 2
-                                + np.asarray(se[False][name]) ** 2)
-            assert np.all(diff < tol), (case, name, prob, diff, tol)
+    assert_same_quantiles(runs[True], runs[False], runs[True].parameter_names(with_b=True),
+                          case)

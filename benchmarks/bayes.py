@@ -115,11 +115,11 @@ The walls are with PyTensor's compile cache warm; seed 6's first run in a fresh 
 compiling C code, took 87.9 s. nutpie's ``adaptation="low_rank"`` mixes better still
 (seed 1: lowest bulk ESS 775, largest R-hat 1.0030; with ``mass_matrix_eigval_cutoff=1000``,
 783 and 1.0064) but takes 136.0 s and 139.1 s, over the 120 s target, so the joint route
-keeps the diagonal mass matrix. Before the slope was centred within lecturers, seed 3's beta had bulk ESS 393. The
-prototype of this route, ``benchmarks/insteval_reparam.py`` (commit c62b87a, removed once
-the library had it), measured the alternatives for ``s`` at seed 1: centred, lowest bulk
-ESS 388 (sd_s); non-centred, 317 (sd_s); partially centred per level, 482. The history
-below is of the earlier routes, for the record.
+keeps the diagonal mass matrix. Before the slope was centred within lecturers, seed 3's beta
+had bulk ESS 393. The prototype of this route, ``benchmarks/insteval_reparam.py`` (commit
+c62b87a, removed once the library had it), measured the alternatives for ``s`` at seed 1:
+centred, lowest bulk ESS 388 (sd_s); non-centred, 317 (sd_s); partially centred per level,
+482. The history below is of the earlier routes, for the record.
 
 Earlier routes, ``--model insteval``:
 ``y ~ service + (1 | s) + (1 | d) + (1 | dept)``, 73,421 rows, 2 chains x (500 + 500); target

@@ -27,6 +27,7 @@ from ..errors import ArgumentError, ModelError
 from ..naming import FIXEF_DIM, b_var, coef_dim, posterior_var_order
 from .build import OBS_DIM, RESPONSE, BuiltModel, build_model
 from .centring import build_model as build_joint
+from .centring import plan_joint
 from .centring import draw_posterior as draw_chain_posterior
 from .diagnostics import diagnose, emit
 from .log_prior import log_prior_dataset
@@ -48,6 +49,12 @@ STORE_RANEF = ("all", "summary", "none")
 LOGLIK_DRAWS_MAX = 25_000_000
 
 SAMPLERS = ("nutpie", "pymc", "nutpie-numba", "numpyro", "blackjax")
+#: Samplers that run PyTensor's JAX translation of the log density (CPU, or an accelerator
+#: where JAX finds one). The blocked-factor density of integrated-out b is a Python Op
+#: (:mod:`hiermix.bayes.marginal`) with no JAX translation; these samplers integrate b out
+#: only through the closed-form one-term density written into the graph
+#: (:mod:`hiermix.bayes.marginal_small`), and otherwise sample b (see :func:`jax_route`).
+JAX_SAMPLERS = ("numpyro", "blackjax")
 _MODULE = {"nutpie": "nutpie", "pymc": "pymc", "nutpie-numba": "nutpie", "numpyro": "numpyro",
            "blackjax": "blackjax"}
 
@@ -172,7 +179,9 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
         why = ("b sampled jointly: marginal=False was asked for" if marginal is False
                else "b sampled jointly: centered=True asks for b in the sampler")
     plan = None
-    if use_marginal and marginal == "auto":  # too large a dense block: joint, re-parameterised
+    if use_marginal and name in JAX_SAMPLERS:
+        use_marginal, plan, why = jax_route(design, name, marginal, why)
+    elif use_marginal and marginal == "auto":  # too large a dense block: joint, re-parameterised
         use_marginal, plan, why = sampler_choice(design)
     store, store_note = _resolve_store_ranef(design, "none" if lean else store_ranef, draws,
                                              chains)
@@ -192,7 +201,9 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
         if use_marginal:
             # One term with q <= 2: the closed-form density compiles into the log posterior
             # (no Python Op per evaluation); the general case uses the blocked factorisation.
-            built = (build_small(design, priors) if _small_in_graph(design)
+            # A JAX sampler reaches here only where the closed form applies (jax_route).
+            in_graph = _small_in_graph(design) or name in JAX_SAMPLERS
+            built = (build_small(design, priors) if in_graph
                      else build_marginal(design, priors))
         elif plan is not None:
             built, chain_model = build_joint(design, priors, plan)
@@ -271,6 +282,30 @@ def _run_fed(design: Design, priors: Any, draws: int, tune: int, chains: int, se
 SMALL_MAX_LEVELS = 1_000
 
 
+def jax_route(design: Design, sampler: str, marginal: bool | str,
+              why: str) -> tuple[bool, Any, str]:
+    """(integrate b out, the joint sampler's plan, why) for a sampler of :data:`JAX_SAMPLERS`.
+
+    ``design`` is one whose b may be integrated out (:func:`marginal_reason`). With one term
+    of q <= 2 the closed-form density goes into the graph, which JAX translates, at any
+    number of levels (the level-sized temporaries that make the compiled pass quicker on a
+    CPU above :data:`SMALL_MAX_LEVELS` are what an accelerator does well). Otherwise the
+    blocked-factor Op cannot run under JAX: ``marginal=True`` is refused, and "auto" samples
+    b jointly, parameterised as :func:`hiermix.bayes.centring.plan_joint` says.
+    """
+    if small_applies(design):
+        return True, None, why
+    reason = (f"sampler {sampler!r} runs a JAX translation of the log density, and integrating "
+              "b out of this model needs the blocked-factor density, a Python Op that JAX "
+              "cannot translate (only one term with at most two columns has a closed form "
+              "in the graph)")
+    if marginal is True:
+        raise ModelError(f"marginal=True cannot be honoured: {reason}; use sampler='nutpie' "
+                         "or 'pymc', or marginal='auto' to sample b jointly")
+    plan = plan_joint(design)
+    return False, plan, f"b sampled jointly: {reason}; {plan.sentence()}"
+
+
 def _small_in_graph(design: Design) -> bool:
     """Write the one-term marginal density into the PyTensor graph?
 
@@ -324,13 +359,51 @@ def _run_nuts(built: BuiltModel, sampler: str, draws: int, tune: int, chains: in
     if sampler == "pymc":
         extra.setdefault("target_accept", target_accept)
     else:
+        # A user's NUTS options may come in either spelling; PyMC takes one (see _nuts_key).
         nuts_kw = dict(extra.pop("nuts_sampler_kwargs", {}) or {})
+        nuts_kw.update(extra.pop("nuts", {}) or {})
         nuts_kw.setdefault("target_accept", target_accept)
-        extra["nuts_sampler_kwargs"] = nuts_kw
+        extra[_nuts_key()] = nuts_kw
     with built.model:
-        return pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed,
-                         nuts_sampler="nutpie" if sampler == "nutpie-numba" else sampler,
-                         progressbar=progressbar, compute_convergence_checks=False, **extra)
+        try:
+            return pm.sample(draws=draws, tune=tune, chains=chains, cores=cores,
+                             random_seed=seed,
+                             nuts_sampler="nutpie" if sampler == "nutpie-numba" else sampler,
+                             progressbar=progressbar, compute_convergence_checks=False, **extra)
+        except TypeError as err:
+            # PyMC 6.4 hands blackjax.window_adaptation a progress_bar keyword that blackjax
+            # 1.7.1 passes on to the NUTS kernel, which refuses it: say so, not the kernel's
+            # own message from deep inside a JAX trace.
+            if sampler == "blackjax" and "progress_bar" in str(err):
+                raise ModelError(_blackjax_mismatch(err)) from err
+            raise
+
+
+def _blackjax_mismatch(err: Exception) -> str:
+    import importlib.metadata as md
+
+    versions = {pkg: md.version(pkg) for pkg in ("pymc", "blackjax")}
+    return (f"sampler 'blackjax' failed inside PyMC {versions['pymc']} with blackjax "
+            f"{versions['blackjax']} ({err}): this PyMC passes a progress_bar option that this "
+            "blackjax no longer accepts; use sampler='numpyro' (the same JAX log density), "
+            "or blackjax 1.2.5, which works with PyMC 6.4")
+
+
+def _nuts_key() -> str:
+    """The keyword of ``pm.sample`` that carries an external sampler's NUTS options.
+
+    PyMC 6.4 reads ``nuts={...}`` and warns (FutureWarning) on ``nuts_sampler_kwargs``, which
+    earlier 6.x releases read; the new route shows as the ``nuts_kwargs`` parameter of the
+    function that dispatches to external samplers, a private name, hence the fallback.
+    """
+    import inspect
+
+    from pymc.sampling import mcmc
+
+    external = getattr(mcmc, "_sample_external_nuts", None)
+    if external is not None and "nuts_kwargs" in inspect.signature(external).parameters:
+        return "nuts"
+    return "nuts_sampler_kwargs"
 
 
 def _add_posterior_vars(dt: Any, extra: dict[str, Any]) -> Any:

@@ -27,8 +27,8 @@ from ..errors import ArgumentError, ModelError
 from ..naming import FIXEF_DIM, b_var, coef_dim, posterior_var_order
 from .build import OBS_DIM, RESPONSE, BuiltModel, build_model
 from .centring import build_model as build_joint
-from .centring import plan_joint
 from .centring import draw_posterior as draw_chain_posterior
+from .centring import plan_joint
 from .diagnostics import diagnose, emit
 from .log_prior import log_prior_dataset
 from .marginal import build_model as build_marginal

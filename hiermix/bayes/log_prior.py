@@ -39,6 +39,7 @@ from .priors import (
     Flat,
     HalfNormal,
     HalfStudentT,
+    InverseSqrt,
     Normal,
     Prior,
     Priors,
@@ -56,7 +57,9 @@ def prior_logpdf(prior: Prior, x: Array) -> Array:
     Parameters
     ----------
     prior : Prior
-        Normal, StudentT, Flat, HalfNormal, HalfStudentT or Exponential.
+        Normal, StudentT, Flat, HalfNormal, HalfStudentT, Exponential, or InverseSqrt of
+        one of the positive ones (the density of x that its base density of 1 / sqrt(x)
+        implies).
     x : ndarray, shape (S, m) or (S,)
 
     Returns
@@ -64,6 +67,12 @@ def prior_logpdf(prior: Prior, x: Array) -> Array:
     ndarray, the shape of ``x``; -inf outside the support.
     """
     x = np.asarray(x, dtype=float)
+    if isinstance(prior, InverseSqrt):
+        # The density of x as reported (theta of the negative binomial), as for every other
+        # class: the base density at kappa = 1 / sqrt(x) times |d kappa / dx| = x^(-3/2) / 2.
+        xs = np.where(x > 0, x, 1.0)
+        out = prior_logpdf(prior.base, 1.0 / np.sqrt(xs)) - _LOG2 - 1.5 * np.log(xs)
+        return np.where(x > 0, out, -np.inf)
     if isinstance(prior, Flat):
         return np.zeros_like(x)
     if isinstance(prior, Normal):

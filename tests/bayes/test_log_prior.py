@@ -20,6 +20,7 @@ from hiermix.bayes import (
     Flat,
     HalfNormal,
     HalfStudentT,
+    InverseSqrt,
     Normal,
     StudentT,
     build_model,
@@ -51,6 +52,28 @@ def test_prior_logpdf_vector_scale_and_support() -> None:
     assert np.all(prior_logpdf(Flat(), x) == 0.0)
     with pytest.raises(ModelError, match="no log density"):
         prior_logpdf(LKJ(2.0), x)
+
+
+@pytest.mark.parametrize("base", [Exponential(1.0), HalfNormal(2.0)], ids=str)
+def test_inverse_sqrt_is_a_density_of_x(base) -> None:
+    """The negative binomial's theta prior, InverseSqrt(base): the density of theta implied
+    by base on 1 / sqrt(theta). References: it integrates to 1 over theta > 0
+    (scipy.integrate.quad, 1e-8), and P(theta > 4) = P(1 / sqrt(theta) < 1/2) = the base's
+    CDF at 1/2 (PyMC's logcdf), to 1e-8."""
+    from scipy import integrate
+
+    pr = InverseSqrt(base)
+
+    def dens(t: float) -> float:
+        return float(np.exp(prior_logpdf(pr, np.array([t]))[0]))
+
+    total = integrate.quad(dens, 0, 1, limit=200)[0] + integrate.quad(dens, 1, np.inf,
+                                                                     limit=200)[0]
+    assert total == pytest.approx(1.0, abs=1e-8)
+    tail = integrate.quad(dens, 4, np.inf, limit=200)[0]
+    cdf = float(np.exp(pm.logcdf(base.dist(), 0.5).eval()))
+    assert tail == pytest.approx(cdf, abs=1e-8)
+    assert prior_logpdf(pr, np.array([0.0, -1.0]))[0] == -np.inf
 
 
 @pytest.mark.parametrize(("q", "eta"), [(2, 0.7), (3, 1.0), (3, 2.0), (4, 1.5)])

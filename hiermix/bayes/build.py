@@ -131,10 +131,8 @@ def build_model(design: Design, priors: Priors | str | Any = None,
         A label in ``centered`` names no term of the design.
     """
     import pymc as pm
-    import pytensor.tensor as pt
 
     pri = resolve_priors(design, priors)
-    fam = design.family
     chosen = centered_labels(design, centered)
     # Copies: the design's arrays are read-only, and compiled backends (numba) want to own theirs.
     X = np.array(design.X, dtype=float)
@@ -143,20 +141,29 @@ def build_model(design: Design, priors: Priors | str | Any = None,
         for t in design.reterms:
             b = random_term(t, pri, t.label in chosen)
             eta = eta + gather(t, b)
-        if np.any(design.offset != 0):
-            eta = eta + np.array(design.offset, dtype=float)
-        if fam.name == "gaussian":
-            sigma = pri.require("sigma").rv("sigma")
-            phi = pt.sqr(sigma)
-        elif fam.has_dispersion:
-            phi = pri.require("phi").rv("phi")
-        else:
-            phi = pt.constant(1.0)
-        response_rv(RESPONSE, fam, np.array(design.y, dtype=float),
-                    np.array(design.weights, dtype=float), eta, phi, dims=OBS_DIM)
+        observe(design, pri, eta)
     all_centred = bool(design.reterms) and len(chosen) == len(design.reterms)
     return BuiltModel(model=model, design=design, priors=pri, centered=all_centred,
                       centered_terms=chosen)
+
+
+def observe(design: Design, pri: Priors, eta: Any) -> None:
+    """The response ``y`` given the linear predictor ``eta`` (n,) without the offset, with the
+    family's dispersion (``sigma`` for gaussian, ``phi`` where free), in the model in context."""
+    import pytensor.tensor as pt
+
+    fam = design.family
+    if np.any(design.offset != 0):
+        eta = eta + np.array(design.offset, dtype=float)
+    if fam.name == "gaussian":
+        sigma = pri.require("sigma").rv("sigma")
+        phi = pt.sqr(sigma)
+    elif fam.has_dispersion:
+        phi = pri.require("phi").rv("phi")
+    else:
+        phi = pt.constant(1.0)
+    response_rv(RESPONSE, fam, np.array(design.y, dtype=float),
+                np.array(design.weights, dtype=float), eta, phi, dims=OBS_DIM)
 
 
 def gather(t: Any, b: Any) -> Any:
@@ -259,9 +266,15 @@ def random_term(t: Any, pri: Priors, centered: bool) -> Any:
 CENTRE_MIN_INFORMATION = 1.0
 
 
-def level_information(design: Design) -> dict[str, np.ndarray]:
+def level_information(design: Design, response: np.ndarray | None = None,
+                      weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """h_j tau_k^2 / sigma^2 for each level j of each one-column term (NaN for a level without
     data), a pre-sampling estimate of how well the data inform each level's effect.
+
+    ``response`` and ``weights`` (n,) replace y - offset and the prior weights: a GLMM passes
+    the working response and working weights of its fixed-effects GLM
+    (:func:`hiermix.bayes.level_centring.working_response`), on whose scale the same one-way
+    estimate holds approximately.
 
     h_j = sum_{i in level j} w_i x_i^2 is the data precision of b_j (times sigma^2). sigma^2
     and tau_k^2 are one-way moment estimates on the residuals r of the weighted least-squares
@@ -274,8 +287,9 @@ def level_information(design: Design) -> dict[str, np.ndarray]:
     with data, or no residual degrees of freedom), are left out.
     """
     X = np.asarray(design.X, dtype=float)
-    w = np.asarray(design.weights, dtype=float)
-    y = np.asarray(design.y, dtype=float) - np.asarray(design.offset, dtype=float)
+    w = np.asarray(design.weights if weights is None else weights, dtype=float)
+    y = (np.asarray(design.y, dtype=float) - np.asarray(design.offset, dtype=float)
+         if response is None else np.asarray(response, dtype=float))
     sw = np.sqrt(w)
     if X.shape[1]:
         coef = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)[0]

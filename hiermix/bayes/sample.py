@@ -30,6 +30,8 @@ from .centring import build_model as build_joint
 from .centring import draw_posterior as draw_chain_posterior
 from .centring import plan_joint
 from .diagnostics import diagnose, emit
+from .level_centring import build_model as build_levels
+from .level_centring import plan_levels
 from .log_prior import log_prior_dataset
 from .marginal import build_model as build_marginal
 from .marginal import draw_b, marginal_reason, sampler_choice
@@ -207,6 +209,11 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
                      else build_marginal(design, priors))
         elif plan is not None:
             built, chain_model = build_joint(design, priors, plan)
+        elif centered is False and not possible \
+                and (levels := plan_levels(design)) is not None:
+            # b cannot be integrated out (a GLMM): centre the well-informed intercepts.
+            built = build_levels(design, priors, levels)
+            why = f"{why}; {levels.sentence(list(design.fixef_names))}"
         else:
             built = build_model(design, priors, centered=centered)
         dt = _run_nuts(built, name, draws, tune, chains, seed, target_accept, cores,

@@ -115,6 +115,22 @@ class Family:
             return mu**2
         return mu**3
 
+    def initialize(self, y: Array, wt: Array) -> Array:
+        """R's ``family$initialize`` starting means, shape (n,): the mu from which IRLS starts
+        (the frequentist engine's GLM start, the Bayesian engine's working weights)."""
+        if self.name == "binomial":
+            return (wt * y + 0.5) / (wt + 1.0)
+        if self.name == "poisson":
+            return y + 0.1
+        if self.name == "negative_binomial":
+            return y + (y == 0) / 6.0  # R's negative.binomial()$initialize
+        mu = np.array(y, dtype=float)
+        eta = self.linkfun(mu) if np.all(mu > 0) or self.link.name == "identity" else None
+        if eta is None or not np.all(np.isfinite(eta)) or not self.link.valid_eta(eta):
+            mu = np.full_like(mu, max(float(np.mean(y)), 1e-3) if self.name != "gaussian"
+                              else float(np.mean(y)))
+        return mu
+
     def dev_resids(self, y: Array, mu: Array, wt: Array, phi: float | Array = 1.0) -> Array:
         """Unit deviances times prior weights (R's ``dev.resids``), shape (n,).
 

@@ -62,19 +62,7 @@ DERIV_DELTA = 1e-3
 
 def _initial_mu(design: Design) -> np.ndarray:
     """R's ``family$initialize`` starting means, shape (n,)."""
-    fam, y, wt = design.family, design.y, design.weights
-    if fam.name == "binomial":
-        return (wt * y + 0.5) / (wt + 1.0)
-    if fam.name == "poisson":
-        return y + 0.1
-    if fam.name == "negative_binomial":
-        return y + (y == 0) / 6.0  # R's negative.binomial()$initialize
-    mu = y.astype(float).copy()
-    eta = fam.linkfun(mu) if np.all(mu > 0) or fam.link.name == "identity" else None
-    if eta is None or not np.all(np.isfinite(eta)) or not fam.link.valid_eta(eta):
-        mu = np.full_like(mu, max(float(np.mean(y)), 1e-3) if fam.name != "gaussian"
-                          else float(np.mean(y)))
-    return mu
+    return design.family.initialize(design.y, design.weights)
 
 
 def glm_start(obj: GlmmObjective) -> tuple[np.ndarray, float]:

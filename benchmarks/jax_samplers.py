@@ -7,51 +7,54 @@ Run from the repository root (``sampler="numpyro"`` needs the ``jax`` extra, whi
     .venv/bin/python benchmarks/jax_samplers.py --samplers numpyro --chain-method vectorized
     .venv/bin/python benchmarks/jax_samplers.py --seed 2 --draws 1000
 
-Model: lme4's VerbAgg (tests/data/VerbAgg.csv, 7,584 rows),
-``r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)``, binomial with the logit
-link, 316 respondents crossed with 24 items; b is sampled (no closed form for a binomial),
-non-centred, by every sampler. Each sampler runs in a fresh Python process (``--child``), and
-its wall time counts everything a user pays in that process: import, design, model
-building, compilation (PyTensor's for nutpie, XLA's for numpyro) and sampling. One untimed
-run of each first warms the compiled code PyTensor caches on disk (XLA caches nothing
-across processes here). Reported per sampler: wall time, ``Model.sample``'s own seconds,
-the lowest bulk ESS and largest R-hat over beta and the SDs, ESS per second, divergences,
-the largest gap between a posterior mean and hiermix's Laplace ML estimate (beta and SDs) in
-posterior SDs, and the device JAX ran on.
+Model: lme4's VerbAgg (tests/data/VerbAgg.csv, 7,584 rows), ``r2 ~ Anger + Gender + btype +
+situ + (1 | id) + (1 | item)``, binomial with the logit link, 316 respondents crossed with 24
+items; b is sampled (no closed form for a binomial), by every sampler in the same
+parameterisation (:mod:`hiermix.bayes.level_centring`). Each sampler runs in a fresh Python
+process (``--child``), and its wall time counts everything a user pays in that process:
+import, design, model building, compilation (PyTensor's for nutpie, XLA's for numpyro) and
+sampling. One untimed run of each first warms the compiled code PyTensor caches on disk (XLA
+caches nothing across processes here). Reported per sampler: wall time, ``Model.sample``'s own
+seconds, the lowest bulk ESS and largest R-hat over beta and the SDs, ESS per second,
+divergences, the largest gap between a posterior mean and hiermix's Laplace ML estimate (beta
+and SDs) in posterior SDs, and the device JAX ran on.
 
 On an accelerator: JAX puts numpyro's chains on the first GPU it finds (``jax.devices()``,
 printed per run); ``--chain-method vectorized`` runs the chains as one batched computation,
 the usual choice on one GPU. CPU stays the default, and the tests never need a GPU.
 
-Measured on the project's 2-core machine (no accelerator; the task was not lent one), load
-average about 1, 2 chains x (500 + 500), seed 1 (``.venv/bin/python
-benchmarks/jax_samplers.py``):
+Measured 2026-12-02 on the project's 2-core machine (no accelerator; the task was not lent
+one), load average about 1, 2 chains x (500 + 500) (``.venv/bin/python
+benchmarks/jax_samplers.py [--seed N --no-warm]``), with the joint sampler's default for a
+GLMM: ``item`` and ``id`` centred hierarchically, each with the predictors constant within its
+levels (:mod:`hiermix.bayes.level_centring`):
 
 ====  =======  ==============  ======  ========  ================  =====  ===========  ===
 seed  sampler  device          wall s  sample s  min bulk ESS      ESS/s  max R-hat    gap
 ====  =======  ==============  ======  ========  ================  =====  ===========  ===
-1     nutpie   CPU (PyTensor)    24.4      22.2  74 (beta)           3.0  1.0266       0.79
-1     numpyro  JAX cpu:0         23.5      18.7  206 (beta)          8.8  1.0130       0.88
-2     nutpie   CPU (PyTensor)    23.2      21.0  119 (beta)          5.1  1.0238       0.85
-2     numpyro  JAX cpu:0         22.2      17.8  196 (beta)          8.8  1.0129       0.90
-3     nutpie   CPU (PyTensor)    23.2      21.0  106 (beta)          4.6  1.0328       0.80
-3     numpyro  JAX cpu:0         22.8      18.1  182 (sd_item)       7.9  1.0204       0.77
+1     nutpie   CPU (PyTensor)    18.7      16.8  1000 (sd_id)       53.5  1.0046       0.83
+1     numpyro  JAX cpu:0         15.8      11.2  1214 (sd_id)       77.0  1.0080       0.84
+2     nutpie   CPU (PyTensor)    19.3      17.2  1079 (sd_item)     55.9  1.0038       0.80
+2     numpyro  JAX cpu:0         15.4      10.9  850 (sd_id)        55.2  1.0046       0.84
+3     nutpie   CPU (PyTensor)    20.1      18.1  809 (sd_id)        40.3  1.0111       0.86
+3     numpyro  JAX cpu:0         16.6      11.9  892 (sd_id)        53.6  1.0030       0.88
 ====  =======  ==============  ======  ========  ================  =====  ===========  ===
 
 (0 divergences in every run; gap: the largest |posterior mean - ML| / posterior SD over beta
-and the SDs; seeds 2 and 3 with ``--no-warm`` after seed 1's warm-up.) numpyro over nutpie:
-wall 0.96x, 0.96x and 0.99x; ESS/s 2.91x, 1.72x and 1.74x. On this CPU numpyro's XLA-compiled
-gradient costs about what nutpie's PyTensor-compiled one does, and beta mixes better under
-it; neither sampler reaches bulk ESS 400 for beta in 2 x 500 draws. The fixed
-effects trade off against the random effects of the factor they are constant within
-(``Anger`` and ``Gender`` within respondents, ``btype`` and ``situ`` within items), which
-neither a diagonal mass matrix nor centring alone undoes. Tried with nutpie, seed 1 (bulk ESS
-of the six coefficients; ``/tmp`` driver calling ``Model.sample`` as above): non-centred 74 to
-126, in 23.0 s; ``centered=["item"]`` 44 to 224 (sd_item 596), in 27.1 s; nutpie's
-``adaptation="low_rank"`` 121 to 194, in 56.1 s. What may fix it is the Gaussian joint
-route's centring of the predictors within the levels they are constant in
-(:mod:`hiermix.bayes.centring`), carried over to crossed factors and non-Gaussian families:
-not done.
+and the SDs.) numpyro over nutpie: wall 0.84x, 0.80x and 0.83x; ESS/s 1.44x, 0.99x and
+1.33x. Its XLA-compiled log density samples faster on this CPU (sample seconds 11 against
+17), and a GPU figure is still to be taken.
+
+Before the level centring, every term non-centred (the same commands, 2026-12-02 earlier):
+nutpie 24.4, 23.2 and 23.2 s with lowest bulk ESS 74, 119 and 106 (beta) and R-hat up to
+1.0328; numpyro 23.5, 22.2 and 22.8 s with 206, 196 and 182. The fixed effects traded off
+against the random effects of the factor they are constant within (``Anger`` and ``Gender``
+within respondents, ``btype`` and ``situ`` within items). Tried then with nutpie, seed 1 (bulk
+ESS of the six coefficients; ``/tmp`` driver calling ``Model.sample``): ``centered=["item"]``
+44 to 224, in 27.1 s; nutpie's ``adaptation="low_rank"`` 121 to 194, in 56.1 s; a
+hand-written PyMC model with both terms centred and carrying their level predictors, 618 to
+2443 (coefficients and SDs), in 17.1 s: the model :mod:`hiermix.bayes.level_centring` now
+builds.
 """
 
 from __future__ import annotations

@@ -71,8 +71,8 @@ def prior_logpdf(prior: Prior, x: Array) -> Array:
         # The density of x as reported (theta of the negative binomial), as for every other
         # class: the base density at kappa = 1 / sqrt(x) times |d kappa / dx| = x^(-3/2) / 2.
         xs = np.where(x > 0, x, 1.0)
-        out = prior_logpdf(prior.base, 1.0 / np.sqrt(xs)) - _LOG2 - 1.5 * np.log(xs)
-        return np.where(x > 0, out, -np.inf)
+        lp = prior_logpdf(prior.base, 1.0 / np.sqrt(xs)) - _LOG2 - 1.5 * np.log(xs)
+        return np.where(x > 0, lp, -np.inf)
     if isinstance(prior, Flat):
         return np.zeros_like(x)
     if isinstance(prior, Normal):

@@ -86,7 +86,8 @@ def _resolve_sampler(sampler: str | None) -> str:
 
 def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
            random_seed: int | None = None, priors: Priors | str | Mapping[str, Any] | None = None,
-           *, centered: bool = False, marginal: bool | str = "auto", sampler: str | None = None,
+           *, centered: bool = False, marginal: bool | str = "auto",
+           sampler: str | None = None,
            target_accept: float = 0.8, cores: int | None = None, progressbar: bool = False,
            log_likelihood: bool | None = None, warn: bool = True,
            store_ranef: str | None = None, lean: bool = False, **kwargs: Any) -> BayesResult:
@@ -102,7 +103,11 @@ def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
     priors : None, "default", "flat", mapping or Priors
         See :func:`hiermix.bayes.priors.resolve_priors`.
     centered : bool
-        Sample b directly (centred) instead of through standardised effects.
+        Sample b of every term directly (centred) instead of through standardised effects.
+        False (the default) leaves the parameterisation to hiermix: where b cannot be
+        integrated out (GLMMs), the well-informed random intercepts are centred
+        hierarchically with the predictors constant within their levels
+        (:mod:`hiermix.bayes.level_centring`), and the other terms are non-centred.
     marginal : bool or "auto"
         Integrate b out while sampling and draw it afterwards from its exact conditional
         posterior (:mod:`hiermix.bayes.marginal`); every gaussian identity-link model with

@@ -166,6 +166,11 @@ def observe(design: Design, pri: Priors, eta: Any) -> None:
                 np.array(design.weights, dtype=float), eta, phi, dims=OBS_DIM)
 
 
+def is_random_intercept(t: Any) -> bool:
+    """True for a term with one column of ones, ``(1 | g)``."""
+    return t.q == 1 and bool(np.all(np.asarray(t.X) == 1.0))
+
+
 def gather(t: Any, b: Any) -> Any:
     """Z_k b_k as a tensor of shape (n,): b (l_k, q_k) gathered by level, times the term's
     columns, summed; a random intercept is the gather alone (no (n, 1) product and sum)."""
@@ -190,38 +195,74 @@ def centered_labels(design: Design, centered: bool | Collection[str]) -> tuple[s
     return tuple(lab for lab in labels if lab in set(centered))
 
 
-def fixed_part(design: Design, pri: Priors, X: np.ndarray) -> Any:
-    """beta (deterministic, dims ``coef``) and X beta as a tensor of shape (n,)."""
+@dataclass(frozen=True, eq=False)
+class FixedEffects:
+    """The fixed effects' free variables in the model in context (see the module docstring).
+
+    Attributes
+    ----------
+    alpha : tensor scalar or None
+        ``intercept_c``, the intercept of the centred predictors (None without an intercept).
+    slope : list of int
+        The columns of X other than the intercept.
+    coef : tensor (len(slope),) or None
+        Their coefficients (``beta_slope`` with an intercept, else ``beta``).
+    centre : ndarray (len(slope),)
+        The columns' means with an intercept (zeros without: nothing is centred).
+    """
+
+    alpha: Any
+    slope: list[int]
+    coef: Any
+    centre: np.ndarray
+
+    def part(self, X: np.ndarray, columns: list[int]) -> Any:
+        """(X[:, columns] - centre) coef over those slope columns: shape (len(X),)."""
+        import pytensor.tensor as pt
+
+        if columns == self.slope:  # all of them: no gather of coef in the graph
+            return pt.dot(X[:, columns] - self.centre, self.coef)
+        ks = [self.slope.index(j) for j in columns]
+        # (m, c) @ (c,) -> (m,)
+        return pt.dot(X[:, columns] - self.centre[ks], self.coef[ks])
+
+
+def fixed_effects(design: Design, pri: Priors, X: np.ndarray) -> FixedEffects:
+    """The fixed effects' free variables, and ``beta`` (dims ``coef``) as a deterministic."""
     import pymc as pm
     import pytensor.tensor as pt
 
-    n, p = X.shape
-    if p == 0:
-        return pt.zeros(n)
+    p = X.shape[1]
     names = design.fixef_names
-    if has_intercept(design):
-        i0 = names.index(INTERCEPT)
-        slope = [j for j in range(p) if j != i0]
-        alpha = pri.require("intercept").rv("intercept_c")
-        if isinstance(pri.intercept, Flat):
-            # A flat prior starts at 0, possibly far from the data; start at m instead.
-            pm.Model.get_context().set_initval(alpha, pri.location)
-        if not slope:
-            pm.Deterministic("beta", alpha[None], dims=FIXEF_DIM)
-            return alpha + pt.zeros(n)
-        Xs = X[:, slope]
-        centre = Xs.mean(axis=0)
-        bs = pri.require("coef").rv("beta_slope", shape=(len(slope),))
-        intercept = alpha - pt.dot(centre, bs)
-        parts = [None] * p
-        parts[i0] = intercept[None]
-        for k, j in enumerate(slope):
-            parts[j] = bs[k][None]
-        pm.Deterministic("beta", pt.concatenate(parts), dims=FIXEF_DIM)
-        # (n, p-1) @ (p-1,) -> (n,)
-        return alpha + pt.dot(Xs - centre, bs)
-    beta = pri.require("coef").rv("beta", dims=FIXEF_DIM)
-    return pt.dot(X, beta)
+    if not has_intercept(design):
+        beta = pri.require("coef").rv("beta", dims=FIXEF_DIM) if p else None
+        return FixedEffects(None, list(range(p)), beta, np.zeros(p))
+    i0 = names.index(INTERCEPT)
+    slope = [j for j in range(p) if j != i0]
+    alpha = pri.require("intercept").rv("intercept_c")
+    if isinstance(pri.intercept, Flat):
+        # A flat prior starts at 0, possibly far from the data; start at m instead.
+        pm.Model.get_context().set_initval(alpha, pri.location)
+    if not slope:
+        pm.Deterministic("beta", alpha[None], dims=FIXEF_DIM)
+        return FixedEffects(alpha, [], None, np.zeros(0))
+    centre = X[:, slope].mean(axis=0)
+    bs = pri.require("coef").rv("beta_slope", shape=(len(slope),))
+    parts = [None] * p
+    parts[i0] = (alpha - pt.dot(centre, bs))[None]
+    for k, j in enumerate(slope):
+        parts[j] = bs[k][None]
+    pm.Deterministic("beta", pt.concatenate(parts), dims=FIXEF_DIM)
+    return FixedEffects(alpha, slope, bs, centre)
+
+
+def fixed_part(design: Design, pri: Priors, X: np.ndarray) -> Any:
+    """beta (deterministic, dims ``coef``) and X beta as a tensor of shape (n,)."""
+    import pytensor.tensor as pt
+
+    fe = fixed_effects(design, pri, X)
+    eta = pt.zeros(X.shape[0]) if fe.alpha is None else fe.alpha + pt.zeros(X.shape[0])
+    return eta + fe.part(X, fe.slope) if fe.slope else eta
 
 
 def term_cholesky(t: Any, pri: Priors) -> Any:

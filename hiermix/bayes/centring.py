@@ -67,6 +67,7 @@ from .build import (
     coords_of,
     fixed_part,
     gather,
+    is_random_intercept,
     level_information,
     term_cholesky,
 )
@@ -125,10 +126,6 @@ class JointPlan:
             f" (median data-to-prior precision per level {info})" if info else "")
 
 
-def _is_intercept_only(t: Any) -> bool:
-    return t.q == 1 and bool(np.all(np.asarray(t.X) == 1.0))
-
-
 def _parent_map(child: Any, parent: Any) -> np.ndarray | None:
     """The level of ``parent`` holding each level of ``child``, or None when they do not nest
     (a child level seen with two parent levels, or a child level never seen)."""
@@ -148,7 +145,7 @@ def find_chain(design: Design, info: dict[str, float]) -> NestedChain | None:
     intercept; each next term is the one with most levels among those the current term nests
     in. A chain needs at least two terms.
     """
-    cands = [t for t in design.reterms if _is_intercept_only(t)]
+    cands = [t for t in design.reterms if is_random_intercept(t)]
     cands.sort(key=lambda t: -t.nlevels)
     for finest in cands:
         if info.get(finest.label, 0.0) < CENTRE_MIN_INFORMATION:

@@ -34,18 +34,20 @@ from typing import Any
 import numpy as np
 
 from ..design import Design
-from ..naming import FIXEF_DIM, INTERCEPT, b_var, coef_dim, level_dim
+from ..naming import INTERCEPT, b_var, coef_dim, level_dim
 from .build import (
     CENTRE_MIN_INFORMATION,
     BuiltModel,
     coords_of,
+    fixed_effects,
     gather,
+    is_random_intercept,
     level_information,
     observe,
     random_term,
     term_cholesky,
 )
-from .priors import Flat, Priors, has_intercept, resolve_priors
+from .priors import Priors, has_intercept, resolve_priors
 
 #: IRLS iterations of the fixed-effects GLM behind the information estimate (a rough
 #: estimate suffices: it only chooses a parameterisation).
@@ -128,10 +130,6 @@ def _irls(fam: Any, y: np.ndarray, w: np.ndarray, off: np.ndarray,
     return z, W
 
 
-def _is_intercept_only(t: Any) -> bool:
-    return t.q == 1 and bool(np.all(np.asarray(t.X) == 1.0))
-
-
 def constant_columns(design: Design, t: Any) -> list[int]:
     """Columns of X other than the intercept whose value is the same within every level of
     ``t`` (a level with no rows counts as constant)."""
@@ -154,14 +152,11 @@ def constant_columns(design: Design, t: Any) -> list[int]:
 
 def plan_levels(design: Design) -> LevelPlan | None:
     """The terms to centre (see the module docstring), or None when no term qualifies."""
-    if design.family.is_lmm:
-        kappa = level_information(design)
-    else:
-        z, W = working_response(design)
-        kappa = level_information(design, response=z, weights=W)
+    z, W = working_response(design)
+    kappa = level_information(design, response=z, weights=W)
     terms = {t.label: t for t in design.reterms}
     info = {lab: float(np.nanmedian(k)) for lab, k in kappa.items()
-            if _is_intercept_only(terms[lab])}
+            if is_random_intercept(terms[lab])}
     chosen = sorted((lab for lab, v in info.items() if v >= CENTRE_MIN_INFORMATION),
                     key=lambda lab: -info[lab])
     if not chosen:
@@ -190,49 +185,27 @@ def build_model(design: Design, priors: Priors | str | Any,
 
     pri = resolve_priors(design, priors)
     X = np.array(design.X, dtype=float)
-    n, p = X.shape
-    names = list(design.fixef_names)
-    intercept = has_intercept(design)
-    slope = [j for j in range(p) if not (intercept and names[j] == INTERCEPT)]
-    pos = {j: k for k, j in enumerate(slope)}
-    centre = X[:, slope].mean(axis=0) if slope else np.zeros(0)
     carried = {j for ct in plan.terms for j in ct.columns}
     by_label = {ct.label: ct for ct in plan.terms}
     with pm.Model(coords=coords_of(design)) as model:
-        alpha: Any = 0.0
-        if intercept:
-            alpha = pri.require("intercept").rv("intercept_c")
-            if isinstance(pri.intercept, Flat):
-                model.set_initval(alpha, pri.location)
-        if slope:
-            bs = pri.require("coef").rv("beta_slope", shape=(len(slope),))
-            parts = [bs[pos[j]][None] if j in pos else None for j in range(p)]
-            if intercept:
-                parts[names.index(INTERCEPT)] = (alpha - pt.dot(centre, bs))[None]
-            pm.Deterministic("beta", pt.concatenate(parts), dims=FIXEF_DIM)
-        elif intercept:
-            pm.Deterministic("beta", alpha[None], dims=FIXEF_DIM)
-        rest = [j for j in slope if j not in carried]
-        eta = pt.zeros(n)
-        if intercept and not any(ct.intercept for ct in plan.terms):
-            eta = eta + alpha
+        fe = fixed_effects(design, pri, X)
+        eta = pt.zeros(X.shape[0])
+        if fe.alpha is not None and not any(ct.intercept for ct in plan.terms):
+            eta = eta + fe.alpha
+        rest = [j for j in fe.slope if j not in carried]
         if rest:
-            ks = [pos[j] for j in rest]
-            # (n, r) @ (r,) -> (n,)
-            eta = eta + pt.dot(X[:, rest] - centre[ks], bs[ks])
+            eta = eta + fe.part(X, rest)
         for t in design.reterms:
             ct = by_label.get(t.label)
             if ct is None:
                 eta = eta + gather(t, random_term(t, pri, centered=False))
                 continue
             codes = np.array(t.codes, dtype=np.int64)
-            m: Any = pt.zeros(t.nlevels) + (alpha if ct.intercept else 0.0)
+            m: Any = pt.zeros(t.nlevels) + (fe.alpha if ct.intercept else 0.0)
             if ct.columns:
-                ks = [pos[j] for j in ct.columns]
-                xlev = np.zeros((t.nlevels, len(ct.columns)))
-                xlev[codes] = X[:, list(ct.columns)]
-                # (l, c) @ (c,) -> (l,): each level's share of X beta
-                m = m + pt.dot(xlev - centre[ks], bs[ks])
+                xlev = np.zeros((t.nlevels, X.shape[1]))
+                xlev[codes] = X
+                m = m + fe.part(xlev, list(ct.columns))  # each level's share of X beta
             sd = term_cholesky(t, pri)[0, 0]
             a = pm.Normal(f"a_{t.label}", m, sd, dims=level_dim(t.label))
             pm.Deterministic(b_var(t.label), (a - m)[:, None],

@@ -135,19 +135,15 @@ def constant_columns(design: Design, t: Any) -> list[int]:
     ``t`` (a level with no rows counts as constant)."""
     X = np.asarray(design.X, dtype=float)
     codes = np.asarray(t.codes, dtype=np.intp)
+    lo = np.full((t.nlevels, X.shape[1]), np.inf)
+    hi = np.full((t.nlevels, X.shape[1]), -np.inf)
+    np.minimum.at(lo, codes, X)  # each level's row-wise minimum and maximum, (l, p)
+    np.maximum.at(hi, codes, X)
+    seen = np.isfinite(lo[:, 0]) if X.shape[1] else np.zeros(0, dtype=bool)
+    same = np.all(hi[seen] == lo[seen], axis=0)
     names = list(design.fixef_names)
-    out = []
-    for j in range(X.shape[1]):
-        if names[j] == INTERCEPT and has_intercept(design):
-            continue
-        lo = np.full(t.nlevels, np.inf)
-        hi = np.full(t.nlevels, -np.inf)
-        np.minimum.at(lo, codes, X[:, j])
-        np.maximum.at(hi, codes, X[:, j])
-        seen = np.isfinite(lo)
-        if np.all(hi[seen] == lo[seen]):
-            out.append(j)
-    return out
+    skip = INTERCEPT if has_intercept(design) else None
+    return [j for j in range(X.shape[1]) if same[j] and names[j] != skip]
 
 
 def plan_levels(design: Design) -> LevelPlan | None:

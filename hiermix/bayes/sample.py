@@ -86,8 +86,7 @@ def _resolve_sampler(sampler: str | None) -> str:
 
 def sample(design: Design, draws: int = 1000, tune: int = 1000, chains: int = 4,
            random_seed: int | None = None, priors: Priors | str | Mapping[str, Any] | None = None,
-           *, centered: bool = False, marginal: bool | str = "auto",
-           sampler: str | None = None,
+           *, centered: bool = False, marginal: bool | str = "auto", sampler: str | None = None,
            target_accept: float = 0.8, cores: int | None = None, progressbar: bool = False,
            log_likelihood: bool | None = None, warn: bool = True,
            store_ranef: str | None = None, lean: bool = False, **kwargs: Any) -> BayesResult:
